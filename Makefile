@@ -1,0 +1,38 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Each makes .venv if it is
+# missing and installs the project with the pinned versions in constraints.txt.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint format install clean bench
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+# The demo keeps its data (SQLite, outbox, reports) and Prefect's local state under var/.
+demo: $(STAMP)
+	FOLLOWUP_DATA_DIR="$${FOLLOWUP_DATA_DIR:-$(CURDIR)/var/demo}" \
+	PREFECT_HOME="$${PREFECT_HOME:-$(CURDIR)/var/prefect}" \
+	$(BIN)/followup demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,182 @@
+"""Benchmark: a full send-reminders run to the outbox, beside a floor measured in the same run.
+
+    .venv/bin/python -m bench.reminders [--sizes 1000 10000 100000] [--database-url URL]
+
+For each size it builds a plan of N open deadlines across 2,000 contacts (every deadline due
+for a reminder on the run's day), then times
+- floor: the bare query of what is due plus rendering every digest (no Prefect, no writes,
+  no delivery): the least any implementation must do;
+- full run: the send-reminders flow (claims, digests, delivery to the outbox, artifact).
+It prints a table; the target is 100,000 deadlines in under 60 s and within 2x the floor."""
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+AS_OF = date(2020, 5, 25)
+CONTACTS = 2000
+
+
+def build(n: int, data_dir: Path, database_url: str | None) -> None:
+    """A migrated database holding one plan with n measures (bulk inserted)."""
+    os.environ["FOLLOWUP_DATA_DIR"] = str(data_dir)
+    if database_url:
+        os.environ["FOLLOWUP_DATABASE_URL"] = database_url
+    from models.db import get_engine
+    from models.migrate import upgrade
+    from models.settings import get_settings
+
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    engine = get_engine()
+    upgrade(engine)
+    from sqlalchemy import insert, text
+
+    from models.plan import Contact, Measure, Organisation, Plan, PlanRole
+
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE plan RESTART IDENTITY CASCADE"))
+        plan_id = conn.execute(
+            insert(Plan)
+            .values(
+                key=f"bench-{n}",
+                title=f"Benchmark plan ({n} deadlines)",
+                reference="Bench",
+                period_start=date(2019, 1, 1),
+                period_end=date(2024, 12, 31),
+                created_at=_now(),
+                updated_at=_now(),
+            )
+            .returning(Plan.id)
+        ).scalar_one()
+        org_id = conn.execute(
+            insert(Organisation)
+            .values(plan_id=plan_id, key="ORG", name="Organisasjon", kind="agency")
+            .returning(Organisation.id)
+        ).scalar_one()
+        languages = ["nb", "nn", "en"]
+        conn.execute(
+            insert(Contact),
+            [
+                dict(
+                    plan_id=plan_id,
+                    key=f"c{i}",
+                    name=f"Person {i}",
+                    organisation_id=org_id,
+                    language=languages[i % 3],
+                    channels=[f"person{i}@example.org"],
+                )
+                for i in range(CONTACTS)
+            ],
+        )
+        ids = [
+            r[0]
+            for r in conn.execute(
+                text("SELECT id FROM contact WHERE plan_id = :p ORDER BY id"), {"p": plan_id}
+            )
+        ]
+        conn.execute(
+            insert(PlanRole).values(
+                plan_id=plan_id, contact_id=ids[0], role="coordinator", position=0
+            )
+        )
+        rows = []
+        for number in range(1, n + 1):
+            # Deadlines from 4 weeks late to 4 weeks ahead: every one has a stage due today.
+            offset = (number % 57) - 28
+            rows.append(
+                dict(
+                    plan_id=plan_id,
+                    number=number,
+                    title=f"Tiltak nummer {number}",
+                    lead_organisation_id=org_id,
+                    owner_id=ids[number % CONTACTS],
+                    planned_end=AS_OF + timedelta(days=offset),
+                )
+            )
+        for start in range(0, len(rows), 10_000):
+            conn.execute(insert(Measure), rows[start : start + 10_000])
+
+
+def _now():
+    from models.types import utcnow
+
+    return utcnow()
+
+
+def floor() -> tuple[float, int, int]:
+    """Query what is due and render every digest; no writes, no Prefect, no delivery."""
+    from collections import defaultdict
+
+    from models.db import session_scope
+    from models.reminders import due_reminders, load_context, plans
+    from notifications.reminder_digest import render_reminder_digest
+
+    start = time.perf_counter()
+    with session_scope() as session:
+        plan = plans(session)[0]
+        ctx = load_context(session, plan)
+        due = due_reminders(ctx, AS_OF)
+        by_contact = defaultdict(list)
+        for d in due:
+            by_contact[d.contact_id].append(d)
+        for contact_id, entries in by_contact.items():
+            render_reminder_digest(ctx, ctx.contacts[contact_id], entries, AS_OF)
+    return time.perf_counter() - start, len(due), len(by_contact)
+
+
+def full_run() -> tuple[float, object]:
+    from flows.send_reminders import send_reminders
+
+    start = time.perf_counter()
+    report = send_reminders(as_of=AS_OF)
+    return time.perf_counter() - start, report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
+    parser.add_argument(
+        "--database-url", default=None, help="default: a fresh SQLite file per size"
+    )
+    args = parser.parse_args()
+    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="bench-prefect-"))
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ["FOLLOWUP_DELIVERY"] = "outbox"
+
+    from flows.send_reminders import send_reminders
+
+    send_reminders(as_of=date(2020, 6, 1))  # warm up Prefect's local server (a holiday: no-op)
+
+    results = []
+    for n in args.sizes:
+        data_dir = Path(tempfile.mkdtemp(prefix=f"bench-{n}-"))
+        build(n, data_dir, args.database_url)
+        floor_s, due, recipients = floor()
+        run_s, report = full_run()
+        outbox = len(list((data_dir / "outbox").glob("*.json")))
+        results.append((n, due, recipients, floor_s, run_s, outbox, report))
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    backend = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"\nsend-reminders to the outbox, {backend}, {CONTACTS} contacts, as of {AS_OF}\n")
+    print(
+        f"| {'deadlines':>9} | {'due':>7} | {'messages':>8} | {'floor s':>7} | "
+        f"{'full run s':>10} | {'run/floor':>9} | {'outbox files':>12} |"
+    )
+    print(f"|{'-' * 11}|{'-' * 9}|{'-' * 10}|{'-' * 9}|{'-' * 12}|{'-' * 11}|{'-' * 14}|")
+    for n, due, recipients, floor_s, run_s, outbox, report in results:
+        print(
+            f"| {n:>9,} | {due:>7,} | {recipients:>8,} | {floor_s:>7.2f} | {run_s:>10.2f} | "
+            f"{run_s / floor_s:>8.2f}x | {outbox:>12,} |"
+        )
+        assert report.claimed == due and outbox == recipients, "not every message went out"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""Reporting rounds as flows.
+
+open-status-round: open the round (its items, who is asked), send each person one
+invitation with their own reply link, start one reply run per person in Prefect (they wait,
+suspended, so coordinators see outstanding replies as suspended runs), publish progress.
+
+collect-status-reply: one person's reply run. It waits for input; a reply through the
+Prefect UI's Resume form is validated and recorded exactly like a web reply. When the reply
+came another way (web form, coordinator), the run is resumed with a note and completes.
+
+reconcile-reply-runs: the database is the source of truth. Replies taken while Prefect was
+down are matched to their waiting runs later, which are then resumed.
+
+close-status-round: close the round, release the runs still waiting, publish progress."""
+
+from datetime import date
+from uuid import UUID
+
+from prefect import flow, get_run_logger, task
+from prefect.flow_runs import resume_flow_run, suspend_flow_run
+from prefect.runtime import flow_run
+
+from flows.deliveries import deliver_queued
+from flows.round_artifacts import refresh_round_artifacts
+from flows.round_input import replies_from_input, reply_input_model
+from models.db import session_scope
+from models.items import ItemRef
+from models.plan import Contact, Plan
+from models.reminders import load_context, lock_plan
+from models.replies import record_reply
+from models.reporting import ReplyChannel, ReportingRound, RoundContact, RoundState
+from models.rounds import (
+    close_round,
+    has_replied,
+    open_round,
+    round_contacts,
+    scope_of,
+    unresolved_runs,
+)
+from notifications.round_messages import compose_invitations
+
+REPLY_DEPLOYMENT = "collect-status-reply/collect-status-reply"
+
+
+# ---------------------------------------------------------------------------- opening
+
+
+@task(name="open-round")
+def create_round(label: str, as_of: date, deadline: date, plan: str | None) -> int:
+    with session_scope() as session:
+        rnd = open_round(
+            session,
+            label=label,
+            as_of=as_of,
+            deadline=deadline,
+            plan_key=plan,
+            by="open-status-round",
+        )
+        rnd.flow_run_id = str(flow_run.id) if flow_run.id else None
+        return rnd.id
+
+
+@task(name="queue-invitations")
+def queue_invitations(round_id: int) -> int:
+    with session_scope() as session:
+        rnd = session.get(ReportingRound, round_id)
+        lock_plan(session, rnd.plan_id)
+        return compose_invitations(
+            session, load_context(session, session.get(Plan, rnd.plan_id)), rnd
+        )
+
+
+@task(name="start-reply-runs")
+def start_reply_runs(round_id: int) -> int:
+    """One waiting reply run per person, when the reply deployment is served; else none
+    (web replies work without them)."""
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
+
+    logger = get_run_logger()
+    try:
+        with get_client(sync_client=True) as client:
+            client.read_deployment_by_name(REPLY_DEPLOYMENT)
+    except ObjectNotFound:
+        logger.warning(
+            "no deployment %s: replies are taken by the web form and the CLI only "
+            "(start `followup up` to see them as runs in the UI)",
+            REPLY_DEPLOYMENT,
+        )
+        return 0
+    started = 0
+    with session_scope() as session:
+        rnd = session.get(ReportingRound, round_id)
+        todo = [
+            (rc.id, rc.contact_id, session.get(Contact, rc.contact_id).name)
+            for rc in round_contacts(session, round_id)
+            if rc.flow_run_id is None
+        ]
+        label = rnd.label
+    for rc_id, contact_id, name in todo:
+        run = run_deployment(
+            REPLY_DEPLOYMENT,
+            parameters={"round_id": round_id, "contact_id": contact_id},
+            timeout=0,
+            as_subflow=False,
+            flow_run_name=f"status {name} · {label}",
+        )
+        with session_scope() as session:
+            session.get(RoundContact, rc_id).flow_run_id = str(run.id)
+        started += 1
+    return started
+
+
+@flow(name="open-status-round", flow_run_name="open-status-round {label}")
+def open_status_round(label: str, as_of: date, deadline: date, plan: str | None = None) -> int:
+    """Open a reporting round: invite everyone responsible, each with a personal link."""
+    round_id = create_round(label, as_of, deadline, plan)
+    invited = queue_invitations(round_id)
+    outcomes = deliver_queued()
+    runs = start_reply_runs(round_id)
+    refresh_round_artifacts(round_id)
+    get_run_logger().info(
+        "round %s opened: %s invitations (%s delivered), %s reply runs",
+        round_id,
+        invited,
+        sum(o.state == "sent" for o in outcomes),
+        runs,
+    )
+    return round_id
+
+
+# ---------------------------------------------------------------------------- replying
+
+
+def _reply_run_name() -> str:
+    """'status Kari Nordmann · 1. tertial 2021': who, and which round."""
+    params = flow_run.parameters
+    with session_scope() as session:
+        contact = session.get(Contact, params.get("contact_id"))
+        rnd = session.get(ReportingRound, params.get("round_id"))
+        if contact is None or rnd is None:
+            return f"status contact {params.get('contact_id')} · round {params.get('round_id')}"
+        return f"status {contact.name} · {rnd.label}"
+
+
+@flow(name="collect-status-reply", flow_run_name=_reply_run_name, persist_result=True)
+def collect_status_reply(round_id: int, contact_id: int) -> str:
+    """Wait for one person's status reply in a round (resume the run to give it)."""
+    logger = get_run_logger()
+    with session_scope() as session:
+        rnd = session.get(ReportingRound, round_id)
+        contact = session.get(Contact, contact_id)
+        refs = [ItemRef.parse(r.item) for r in scope_of(session, round_id, contact_id)]
+        ctx = load_context(session, session.get(Plan, rnd.plan_id))
+        items = [i for i in ctx.items if i.ref in set(refs)]
+        language = contact.language.value
+        if rnd.state != RoundState.OPEN:
+            return _resolved(round_id, contact_id, "the round is closed")
+        if has_replied(session, round_id, contact_id):
+            return _resolved(round_id, contact_id, "answered already")
+    model = reply_input_model(items, language)
+    attempt = 0
+    while True:
+        reply = suspend_flow_run(wait_for_input=model, key=f"reply-{attempt}")
+        if reply.recorded_via:
+            return _resolved(round_id, contact_id, f"answered via {reply.recorded_via}")
+        replies, errors = replies_from_input(reply, items, rnd)
+        if not errors:
+            break
+        for error in errors:
+            logger.error("reply not recorded: %s; resume the run again with this corrected", error)
+        attempt += 1
+    with session_scope() as session:
+        record_reply(
+            session,
+            session.get(ReportingRound, round_id),
+            contact_id,
+            replies,
+            channel=ReplyChannel.PREFECT_UI,
+            entered_by=reply.entered_by or "Prefect UI",
+            submission=f"prefect-{flow_run.id}-{attempt}",
+        )
+    refresh_round_artifacts(round_id)
+    return _resolved(round_id, contact_id, f"recorded {len(replies)} item(s) from the Prefect UI")
+
+
+def _resolved(round_id: int, contact_id: int, note: str) -> str:
+    with session_scope() as session:
+        for rc in round_contacts(session, round_id):
+            if rc.contact_id == contact_id:
+                rc.run_resolved = True
+    return note
+
+
+def resume_waiting_run(flow_run_id: str, via: str) -> bool:
+    """Resume a reply run whose reply came another way; False if it was not waiting."""
+    from prefect.exceptions import ObjectNotFound
+    from prefect.flow_runs import NotPausedError
+
+    try:
+        resume_flow_run(UUID(flow_run_id), run_input={"recorded_via": via})
+        return True
+    except (NotPausedError, ObjectNotFound):
+        return False
+
+
+@flow(name="reconcile-reply-runs")
+def reconcile_reply_runs(round_id: int | None = None) -> int:
+    """Resume the reply runs of people who answered another way (or whose round closed)."""
+    resumed = 0
+    with session_scope() as session:
+        pending = [
+            (
+                rc.id,
+                rc.round_id,
+                rc.contact_id,
+                rc.flow_run_id,
+                session.get(ReportingRound, rc.round_id).state,
+            )
+            for rc in unresolved_runs(session, round_id)
+        ]
+        answered = {rc_id for rc_id, rid, cid, _, _ in pending if has_replied(session, rid, cid)}
+    for rc_id, _rid, _, run_id, state in pending:
+        if rc_id in answered or state == RoundState.CLOSED:
+            via = "web" if rc_id in answered else "round-closed"
+            resumed += resume_waiting_run(run_id, via)
+            with session_scope() as session:
+                session.get(RoundContact, rc_id).run_resolved = True
+    for rid in {rid for _, rid, _, _, _ in pending}:
+        refresh_round_artifacts(rid)
+    return resumed
+
+
+# ---------------------------------------------------------------------------- closing
+
+
+@flow(name="close-status-round", flow_run_name="close-status-round {round_id}")
+def close_status_round(round_id: int | None = None, plan: str | None = None) -> int:
+    """Close a round: no more replies by link; waiting reply runs are released."""
+    from models.rounds import get_round
+
+    with session_scope() as session:
+        rnd = get_round(session, round_id, plan, state=None if round_id else RoundState.OPEN)
+        close_round(session, rnd, by="close-status-round")
+        round_id = rnd.id
+    reconcile_reply_runs(round_id)
+    refresh_round_artifacts(round_id)
+    return round_id

@@ -1,0 +1,93 @@
+"""What was sent: reminder claims, the digests that carry them, and their deliveries.
+
+A reminder is *claimed* (a row under a unique key: item, stage, recipient) in the same
+transaction that composes its digest and queues one delivery per channel. Sending happens
+afterwards and only moves a delivery from pending to sent or failed. So a run that dies
+after claiming leaves pending deliveries that the next run sends, and a second run finds
+the claims taken and sends nothing twice."""
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.columns import enum_type
+from models.language import Language
+from models.types import UTCDateTime, utcnow
+
+
+class RecipientRole(StrEnum):
+    OWNER = "owner"
+    ESCALATION = "escalation"  # copied because the item is overdue
+    UNOWNED = "unowned"  # the coordinator, because the item has no owner to remind
+
+
+class DigestKind(StrEnum):
+    REMINDER = "reminder"
+    DELIVERY_FAILURE = "delivery_failure"
+    ROUND_INVITATION = "round_invitation"
+    MISSING_REPLIES = "missing_replies"
+    SUMMARY = "summary"
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"  # will be tried again
+    GIVEN_UP = "given_up"  # the coordinator has been told
+
+
+class Digest(SQLModel, table=True):
+    """One message to one person: the rendered subject, text and HTML, kept as sent."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", ondelete="CASCADE", index=True)
+    contact_id: int = Field(foreign_key="contact.id", ondelete="CASCADE", index=True)
+    kind: DigestKind = Field(sa_type=enum_type(DigestKind))
+    as_of: date = Field(index=True)
+    language: Language = Field(sa_type=enum_type(Language))
+    subject: str = Field(max_length=400)
+    text: str = Field(sa_type=Text)
+    html: str = Field(sa_type=Text)
+    attachments: list[str] | None = Field(default=None, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Reminder(SQLModel, table=True):
+    """The claim on one reminder: at most one row per item, stage and recipient, ever."""
+
+    __table_args__ = (UniqueConstraint("item", "stage", "contact_id", name="uq_reminder_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", ondelete="CASCADE", index=True)
+    item: str = Field(max_length=60)  # ItemRef.token, e.g. "measure:12"
+    stage: str = Field(max_length=40)  # T-28, T-7, T-1, due, overdue-1, …
+    contact_id: int = Field(foreign_key="contact.id", ondelete="CASCADE", index=True)
+    role: RecipientRole = Field(sa_type=enum_type(RecipientRole))
+    due_on: date  # the stage's own date, before moving off days off
+    as_of: date  # the run's date that claimed it
+    digest_id: int | None = Field(
+        default=None, foreign_key="digest.id", ondelete="CASCADE", index=True
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Delivery(SQLModel, table=True):
+    """One digest to one channel, and what became of it."""
+
+    __table_args__ = (UniqueConstraint("digest_id", "channel", name="uq_delivery_channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest_id: int = Field(foreign_key="digest.id", ondelete="CASCADE", index=True)
+    channel: str = Field(max_length=500)  # as configured: an address, or env:/secret: name
+    state: DeliveryState = Field(
+        default=DeliveryState.PENDING, sa_type=enum_type(DeliveryState), index=True
+    )
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=2000)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,252 @@
+"""Reporting rounds: who is asked about what, who has answered, and the round's life
+(opened, extended, closed, reopened), all as plain functions over the database."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from models.items import Item, ItemRef, is_open, latest_reports, load_items
+from models.plan import Contact, Plan, PlanRole, PlanRoleKind
+from models.queries import NotFound, get_plan
+from models.reporting import (
+    ReportingRound,
+    RoundContact,
+    RoundEvent,
+    RoundItem,
+    RoundState,
+    StatusReport,
+)
+from models.types import utcnow
+
+
+class RoundError(ValueError):
+    """A round operation that cannot be done as asked."""
+
+
+def responsible_contact(
+    item: Item, first_contact_of_org: dict[int, int], coordinator_id: int | None
+) -> int | None:
+    """Who reports on an item: its owner, else the first contact of its organisation,
+    else the coordinator."""
+    if item.owner_id is not None:
+        return item.owner_id
+    return first_contact_of_org.get(item.organisation_id, coordinator_id)
+
+
+def coordinator_of(session: Session, plan_id: int) -> Contact | None:
+    return session.exec(
+        select(Contact)
+        .join(PlanRole, PlanRole.contact_id == Contact.id)
+        .where(PlanRole.plan_id == plan_id, PlanRole.role == PlanRoleKind.COORDINATOR)
+    ).first()
+
+
+def open_round(
+    session: Session,
+    *,
+    label: str,
+    as_of: date,
+    deadline: date,
+    plan_key: str | None = None,
+    by: str | None = None,
+) -> ReportingRound:
+    """Open a round for every open measure and assignment that has someone to report on it."""
+    label = (label or "").strip()
+    if not label:
+        raise RoundError("a round needs a label, e.g. '1. tertial 2021'")
+    if deadline < as_of:
+        raise RoundError(f"the reply deadline {deadline} is before the as-of date {as_of}")
+    plan = get_plan(session, plan_key)
+    clash = session.exec(
+        select(ReportingRound).where(
+            ReportingRound.plan_id == plan.id, ReportingRound.label == label
+        )
+    ).first()
+    if clash:
+        raise RoundError(f"plan {plan.key} already has a round labelled {label!r} (id {clash.id})")
+    items = load_items(session, plan.id)
+    latest = latest_reports(session, plan.id)
+    contacts = session.exec(
+        select(Contact).where(Contact.plan_id == plan.id).order_by(Contact.id)
+    ).all()
+    first_of_org: dict[int, int] = {}
+    for c in contacts:
+        if c.organisation_id is not None:
+            first_of_org.setdefault(c.organisation_id, c.id)
+    coordinator = coordinator_of(session, plan.id)
+    scope = [
+        (item, contact_id)
+        for item in items
+        if is_open(item, latest)
+        if (
+            contact_id := responsible_contact(
+                item, first_of_org, coordinator.id if coordinator else None
+            )
+        )
+    ]
+    if not scope:
+        raise RoundError(
+            f"plan {plan.key} has no open measure or assignment with someone responsible to ask"
+        )
+    rnd = ReportingRound(plan_id=plan.id, label=label, as_of=as_of, deadline=deadline)
+    session.add(rnd)
+    session.flush()
+    session.add_all(
+        [RoundItem(round_id=rnd.id, item=item.ref.token, contact_id=cid) for item, cid in scope]
+    )
+    session.add_all(
+        [
+            RoundContact(round_id=rnd.id, contact_id=cid)
+            for cid in dict.fromkeys(cid for _, cid in scope)
+        ]
+    )
+    log(session, rnd, "opened", f"{len(scope)} items, reply by {deadline}", by)
+    session.flush()
+    return rnd
+
+
+def log(session: Session, rnd: ReportingRound, event: str, detail: str | None, by: str | None):
+    session.add(RoundEvent(round_id=rnd.id, event=event, detail=detail, by=by))
+
+
+def get_round(
+    session: Session,
+    round_id: int | None = None,
+    plan_key: str | None = None,
+    state: RoundState | None = None,
+) -> ReportingRound:
+    """A round by id, or the plan's only (open) round."""
+    if round_id is not None:
+        rnd = session.get(ReportingRound, round_id)
+        if rnd is None:
+            raise NotFound(f"no round with id {round_id}")
+        return rnd
+    plan = get_plan(session, plan_key)
+    query = select(ReportingRound).where(ReportingRound.plan_id == plan.id)
+    if state is not None:
+        query = query.where(ReportingRound.state == state)
+    rounds = session.exec(query.order_by(ReportingRound.id)).all()
+    if not rounds:
+        raise NotFound(f"plan {plan.key} has no {state.value + ' ' if state else ''}round")
+    if len(rounds) > 1:
+        listed = ", ".join(f"{r.id} ({r.label})" for r in rounds)
+        raise NotFound(f"plan {plan.key} has several rounds: {listed}; name one with --round")
+    return rounds[0]
+
+
+def close_round(session: Session, rnd: ReportingRound, by: str | None = None) -> None:
+    if rnd.state == RoundState.CLOSED:
+        raise RoundError(f"round {rnd.id} ({rnd.label}) is already closed")
+    rnd.state, rnd.closed_at = RoundState.CLOSED, utcnow()
+    session.add(rnd)
+    log(session, rnd, "closed", None, by)
+
+
+def reopen_round(
+    session: Session, rnd: ReportingRound, deadline: date | None = None, by: str | None = None
+) -> None:
+    if rnd.state == RoundState.OPEN:
+        raise RoundError(f"round {rnd.id} ({rnd.label}) is open")
+    rnd.state, rnd.closed_at = RoundState.OPEN, None
+    detail = None
+    if deadline is not None:
+        detail = f"deadline {rnd.deadline} -> {deadline}"
+        rnd.deadline = deadline
+    session.add(rnd)
+    log(session, rnd, "reopened", detail, by)
+
+
+def extend_round(
+    session: Session, rnd: ReportingRound, deadline: date, by: str | None = None
+) -> None:
+    if deadline <= rnd.deadline:
+        raise RoundError(f"the new deadline {deadline} is not after {rnd.deadline}")
+    log(session, rnd, "extended", f"deadline {rnd.deadline} -> {deadline}", by)
+    rnd.deadline = deadline
+    session.add(rnd)
+
+
+def scope_of(session: Session, round_id: int, contact_id: int | None = None) -> list[RoundItem]:
+    query = select(RoundItem).where(RoundItem.round_id == round_id)
+    if contact_id is not None:
+        query = query.where(RoundItem.contact_id == contact_id)
+    return list(session.exec(query.order_by(RoundItem.id)).all())
+
+
+@dataclass
+class ContactProgress:
+    contact: Contact
+    expected: int
+    replied: int
+    last_reply_at: datetime | None
+
+    @property
+    def complete(self) -> bool:
+        return self.replied >= self.expected
+
+
+def progress(session: Session, rnd: ReportingRound) -> list[ContactProgress]:
+    """Per person asked: items expected, items with a reply in this round, last reply."""
+    replied = {
+        item: at
+        for item, at in session.exec(
+            select(StatusReport.item, func.max(StatusReport.submitted_at))
+            .where(StatusReport.round_id == rnd.id)
+            .group_by(StatusReport.item)
+        ).all()
+    }
+    per_contact: dict[int, list[str]] = {}
+    for ri in scope_of(session, rnd.id):
+        per_contact.setdefault(ri.contact_id, []).append(ri.item)
+    contacts = {
+        c.id: c
+        for c in session.exec(select(Contact).where(Contact.id.in_(list(per_contact)))).all()
+    }
+    out = []
+    for cid, items in per_contact.items():
+        times = [replied[i] for i in items if i in replied]
+        out.append(
+            ContactProgress(contacts[cid], len(items), len(times), max(times) if times else None)
+        )
+    return sorted(out, key=lambda p: (p.complete, p.contact.name))
+
+
+def item_refs(rows: list[RoundItem]) -> list[ItemRef]:
+    return [ItemRef.parse(r.item) for r in rows]
+
+
+def plan_of(session: Session, rnd: ReportingRound) -> Plan:
+    return session.get(Plan, rnd.plan_id)
+
+
+def has_replied(session: Session, round_id: int, contact_id: int) -> bool:
+    """Whether any reply for this person's items has come in during the round."""
+    items = [r.item for r in scope_of(session, round_id, contact_id)]
+    return (
+        session.exec(
+            select(func.count())
+            .select_from(StatusReport)
+            .where(StatusReport.round_id == round_id, StatusReport.item.in_(items))
+        ).one()
+        > 0
+    )
+
+
+def round_contacts(session: Session, round_id: int) -> list[RoundContact]:
+    return list(
+        session.exec(
+            select(RoundContact).where(RoundContact.round_id == round_id).order_by(RoundContact.id)
+        ).all()
+    )
+
+
+def unresolved_runs(session: Session, round_id: int | None = None) -> list[RoundContact]:
+    """Reply runs in Prefect not yet resumed or finished (across open and closed rounds)."""
+    query = select(RoundContact).where(
+        RoundContact.flow_run_id.is_not(None), RoundContact.run_resolved.is_(False)
+    )
+    if round_id is not None:
+        query = query.where(RoundContact.round_id == round_id)
+    return list(session.exec(query.order_by(RoundContact.id)).all())

@@ -1,0 +1,80 @@
+"""Settings, read once from environment variables prefixed ``FOLLOWUP_``."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything that differs between a laptop, CI and a server."""
+
+    model_config = SettingsConfigDict(env_prefix="FOLLOWUP_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Folder for the SQLite file, the outbox and the reports.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: SQLite file followup.db in the data folder.",
+    )
+    timezone: str = Field(default="Europe/Oslo", description="Where 'today' is decided.")
+    delivery: Literal["channels", "outbox"] = Field(
+        default="channels",
+        description="'outbox' sends every message to the outbox, whatever the contacts' "
+        "channels say: a safe rehearsal with real data.",
+    )
+    mail_url: SecretStr | None = Field(
+        default=None,
+        description="Apprise mailto:// URL of the mail server for e-mail addresses; "
+        "unset: e-mail goes to the outbox.",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where the reply web app is reached; links in messages start with it.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs the reply links; unset: a key generated once in the data folder.",
+    )
+    secret_key_previous: str | None = Field(
+        default=None,
+        description="Comma-separated older keys: links signed with them still work.",
+    )
+    delivery_tries_per_run: int = Field(default=3, ge=1, le=10)
+    delivery_backoff_seconds: float = Field(
+        default=2.0, ge=0, description="Wait before the first retry in a run; doubles after."
+    )
+    delivery_max_runs: int = Field(
+        default=3,
+        ge=1,
+        description="Runs that try a failing delivery before the coordinator is told.",
+    )
+    delivery_lease_seconds: int = Field(
+        default=600,
+        ge=1,
+        description="How long a run may take to send one message before "
+        "another run may try it (after a crash).",
+    )
+    delivery_retry_after_seconds: float = Field(
+        default=900, ge=0, description="Earliest retry of a failed delivery in a later run."
+    )
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'followup.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests clear the cache after changing the environment."""
+    return Settings()

@@ -1,0 +1,72 @@
+"""Signed reply links: a token names one round and one contact, and nothing else.
+
+Tokens are signed with FOLLOWUP_SECRET_KEY (older keys in FOLLOWUP_SECRET_KEY_PREVIOUS still
+verify, so keys can be rotated without breaking links already sent). Without a configured
+key a random one is generated once and kept in the data folder (mode 0600). A token does
+not expire by itself: it stops working when its round is closed, which the caller checks."""
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from models.settings import Settings, get_settings
+
+SALT = "followup-reply-link"
+
+
+class BadToken(ValueError):
+    """A token that was not signed by us, or was altered."""
+
+
+@dataclass(frozen=True)
+class ReplyToken:
+    round_id: int
+    contact_id: int
+
+
+def signing_keys(settings: Settings | None = None) -> list[str]:
+    """Verification keys, oldest first; the last one signs."""
+    settings = settings or get_settings()
+    previous = [k.strip() for k in (settings.secret_key_previous or "").split(",") if k.strip()]
+    if settings.secret_key is not None:
+        return [*previous, settings.secret_key.get_secret_value()]
+    return [*previous, _generated_key(settings.data_dir)]
+
+
+def _generated_key(data_dir: Path) -> str:
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(key, encoding="utf-8")
+        tmp.chmod(0o600)
+        try:
+            tmp.rename(path) if not path.exists() else tmp.unlink()
+        except FileExistsError:
+            tmp.unlink(missing_ok=True)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _serializer(settings: Settings | None) -> URLSafeSerializer:
+    return URLSafeSerializer(signing_keys(settings), salt=SALT)
+
+
+def make_token(round_id: int, contact_id: int, settings: Settings | None = None) -> str:
+    return _serializer(settings).dumps([round_id, contact_id])
+
+
+def read_token(token: str, settings: Settings | None = None) -> ReplyToken:
+    try:
+        round_id, contact_id = _serializer(settings).loads(token)
+        return ReplyToken(int(round_id), int(contact_id))
+    except (BadSignature, ValueError, TypeError):
+        raise BadToken("this link is not valid") from None
+
+
+def reply_url(round_id: int, contact_id: int, settings: Settings | None = None) -> str:
+    settings = settings or get_settings()
+    token = make_token(round_id, contact_id, settings)
+    return f"{settings.public_url.rstrip('/')}/r/{round_id}/{token}"

@@ -1,0 +1,63 @@
+"""Telling the coordinator which messages could not be delivered, once per delivery."""
+
+from datetime import date
+
+from sqlmodel import Session
+
+from models.messages import DigestKind, RecipientRole
+from models.plan import Contact
+from models.reminders import (
+    Claim,
+    NewDigest,
+    PlanContext,
+    queue_digests,
+    undelivered_unreported,
+)
+from notifications.render import render
+from notifications.strings import STRINGS
+
+
+def compose_failure_notices(session: Session, ctx: PlanContext, as_of: date) -> int:
+    """Queue one notice to the coordinator listing deliveries given up on since the last one."""
+    coordinator: Contact | None = ctx.contacts.get(ctx.coordinator_id)
+    failed = undelivered_unreported(session, ctx.plan.id)
+    if coordinator is None or not failed:
+        return 0
+    lines = [
+        dict(
+            recipient=ctx.contacts[digest.contact_id].name,
+            channel=delivery.channel,
+            error=delivery.last_error or "",
+            subject=digest.subject,
+        )
+        for delivery, digest in failed
+    ]
+    language = coordinator.language.value
+    rendered = render(
+        "delivery_failure",
+        language,
+        subject=STRINGS[language]["failure_subject"].format(
+            n=len({line["recipient"] for line in lines}), plan=ctx.plan.title
+        ),
+        recipient=coordinator.name,
+        plan=ctx.plan,
+        lines=lines,
+    )
+    return queue_digests(
+        session,
+        ctx.plan.id,
+        as_of,
+        [
+            NewDigest(
+                contact=coordinator,
+                kind=DigestKind.DELIVERY_FAILURE,
+                subject=rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+                claims=[
+                    Claim(f"delivery:{delivery.id}", "given-up", RecipientRole.ESCALATION, as_of)
+                    for delivery, _ in failed
+                ],
+            )
+        ],
+    )

@@ -1,0 +1,62 @@
+"""Jinja2 rendering of messages in the reader's language, with Babel dates.
+
+Autoescape is decided by each template's file name: ``*.html.j2`` is escaped (Jinja's
+``select_autoescape`` would not catch that double extension), ``*.txt.j2`` is not.
+``StrictUndefined`` turns a missing variable into an error in the tests, not a blank."""
+
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from babel.dates import format_date
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from notifications.strings import STRINGS
+
+LOCALES = {"nb": "nb_NO", "nn": "nn_NO", "en": "en_GB"}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def _autoescape(name: str | None) -> bool:
+    return bool(name) and name.endswith((".html", ".html.j2"))
+
+
+@lru_cache
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("notifications", "templates"),
+        autoescape=_autoescape,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    return env
+
+
+@lru_cache(maxsize=4096)
+def date_full(day: date, language: str) -> str:
+    """'mandag 25. mai 2020' / 'måndag 25. mai 2020' / 'Monday, 25 May 2020'."""
+    return format_date(day, "full", locale=LOCALES[language])
+
+
+@lru_cache(maxsize=4096)
+def date_long(day: date, language: str) -> str:
+    """'25. mai 2020' / '25 May 2020'."""
+    return format_date(day, "long", locale=LOCALES[language])
+
+
+def render(template: str, language: str, subject: str, **context) -> Rendered:
+    """Render ``template``.txt.j2 and ``template``.html.j2 with the language's strings."""
+    env = environment()
+    shared = dict(context, t=STRINGS[language], language=language, subject=subject)
+    text = env.get_template(f"{template}.txt.j2").render(shared)
+    html = env.get_template(f"{template}.html.j2").render(shared)
+    return Rendered(subject=subject, text=text, html=html)

@@ -1,0 +1,124 @@
+"""Test fixtures: databases on SQLite and PostgreSQL, settings pointing at them, and one
+Prefect test server per session for the tests that need the engine."""
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+# Before anything imports prefect: its state (results, transaction records) lives here.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="followup-prefect-home-")
+os.environ.pop("PREFECT_API_URL", None)
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+for name in [
+    n
+    for n in os.environ
+    if n.startswith("FOLLOWUP_")
+    and n != "FOLLOWUP_TEST_POSTGRES_URL"
+    and n != "FOLLOWUP_REQUIRE_POSTGRES"
+]:
+    del os.environ[name]
+
+import pytest  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import Engine, make_url  # noqa: E402
+
+from models.db import get_engine, make_engine  # noqa: E402
+from models.migrate import upgrade  # noqa: E402
+from models.settings import get_settings  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+BUNDLED_PLAN = REPO / "data" / "opptrappingsplan-barn-unge.yaml"
+POSTGRES_URL = os.environ.get("FOLLOWUP_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, copied for each test instead of migrating every time."""
+    path = tmp_path_factory.mktemp("template") / "followup.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # the last connection to close checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated once, dropped at the end."""
+    if not POSTGRES_URL:
+        pytest.fail("FOLLOWUP_TEST_POSTGRES_URL is not set")
+    admin_url = make_url(POSTGRES_URL)
+    name = f"followup_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # CI must fail, not skip, when PostgreSQL is unreachable
+        pytest.fail(f"PostgreSQL at {admin_url.render_as_string()} is unreachable: {exc}")
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path) -> Iterator[str]:
+    """An empty, migrated database on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "followup.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_database")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+        ]
+        if tables:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def settings_env(monkeypatch, tmp_path, database_url) -> Path:
+    """Point the app's settings (and so its engine) at the test database and a data folder."""
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("FOLLOWUP_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("FOLLOWUP_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    yield data_dir
+    get_engine().dispose()
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+@pytest.fixture
+def engine(settings_env) -> Engine:
+    """The app's engine on the test database."""
+    return get_engine()
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One Prefect test server for the whole session (it takes ~20 s to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -1,0 +1,154 @@
+"""Rounds on a real Prefect server: opening a round starts one waiting (suspended) reply run
+per person; a web reply resumes its run; a reply through the UI's Resume form is recorded."""
+
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from uuid import UUID
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.flow_runs import resume_flow_run
+from prefect.settings import PREFECT_API_URL
+from sqlmodel import select
+
+from flows.rounds import close_status_round, open_status_round
+from followup.web.app import sync_prefect
+from models.db import session_scope
+from models.plan import Contact
+from models.replies import ItemReply, record_reply
+from models.reporting import ReplyChannel, ReportingRound, RoundContact, StatusReport
+from models.rounds import scope_of
+from models.status import Status
+from tests.conftest import REPO
+from tests.plans import import_plan_data, plan_data
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+PEOPLE = [
+    {"key": "ola", "name": "Ola Web", "language": "nb", "channels": ["ola@example.org"]},
+    {"key": "siri", "name": "Siri Ui", "language": "nn", "channels": ["siri@example.org"]},
+]
+MEASURES = [
+    {"number": 1, "title": "Første tiltak", "owner": "ola", "planned_end": "2020-06-01"},
+    {"number": 2, "title": "Andre tiltak", "owner": "siri", "planned_end": "2020-09-01"},
+]
+
+
+@pytest.fixture
+def served_reply_deployment(settings_env):
+    """`collect-status-reply` served by its own process, as `followup up` does."""
+    env = dict(
+        os.environ,
+        PREFECT_API_URL=PREFECT_API_URL.value(),
+        PREFECT_RUNNER_POLL_FREQUENCY="1",
+        PREFECT_LOGGING_LEVEL="WARNING",
+    )
+    code = (
+        "from flows.rounds import collect_status_reply; "
+        "collect_status_reply.serve(name='collect-status-reply', pause_on_shutdown=False)"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for(lambda: deployment_exists(), "the reply deployment to be served", 60)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def deployment_exists() -> bool:
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_deployment_by_name("collect-status-reply/collect-status-reply")
+            return True
+        except ObjectNotFound:
+            return False
+
+
+def wait_for(check, what: str, seconds: float = 120):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def run_states(round_id: int) -> dict[str, str]:
+    with session_scope() as session:
+        runs = {
+            session.get(Contact, rc.contact_id).key: rc.flow_run_id
+            for rc in session.exec(select(RoundContact).where(RoundContact.round_id == round_id))
+        }
+    with get_client(sync_client=True) as client:
+        return {key: client.read_flow_run(UUID(run)).state.name for key, run in runs.items()}
+
+
+def test_round_runs_wait_and_are_resumed_by_any_reply(served_reply_deployment, tmp_path):
+    import_plan_data(tmp_path, plan_data(PEOPLE, MEASURES))
+
+    round_id = open_status_round(
+        label="Tertial", as_of=date(2020, 5, 4), deadline=date(2020, 5, 29)
+    )
+
+    # Each person's reply run waits, suspended, with a name that says who and which round.
+    wait_for(
+        lambda: set(run_states(round_id).values()) == {"Suspended"}, "both reply runs to suspend"
+    )
+    with session_scope() as session:
+        run_ids = {
+            session.get(Contact, rc.contact_id).key: rc.flow_run_id
+            for rc in session.exec(select(RoundContact).where(RoundContact.round_id == round_id))
+        }
+        ola_item = scope_of(
+            session, round_id, session.exec(select(Contact).where(Contact.key == "ola")).one().id
+        )[0].item
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(UUID(run_ids["ola"])).name == "status Ola Web · Tertial"
+
+    # A web reply is recorded in the database and resumes Ola's run, which completes.
+    with session_scope() as session:
+        rnd = session.get(ReportingRound, round_id)
+        ola = session.exec(select(Contact).where(Contact.key == "ola")).one()
+        record_reply(
+            session, rnd, ola.id, [ItemReply(ola_item, Status.ON_TRACK)], channel=ReplyChannel.WEB
+        )
+    sync_prefect(round_id, ola.id)
+    wait_for(lambda: run_states(round_id)["ola"] == "Completed", "Ola's run to complete", 20)
+
+    # Siri answers through the Prefect UI's Resume form: recorded like a web reply.
+    resume_flow_run(
+        UUID(run_ids["siri"]),
+        run_input={
+            "entered_by": "Kari Koordinator",
+            "item_1_status": "delayed",
+            "item_1_progress": 30,
+            "item_1_expected_completion": "2020-10-15",
+            "item_1_risk_note": "Høring utsatt",
+        },
+    )
+    wait_for(lambda: run_states(round_id)["siri"] == "Completed", "Siri's run to complete")
+    with session_scope() as session:
+        siri_reports = session.exec(
+            select(StatusReport).where(StatusReport.channel == ReplyChannel.PREFECT_UI)
+        ).all()
+    assert [
+        (r.status, r.progress, str(r.expected_completion), r.risk_note, r.entered_by)
+        for r in siri_reports
+    ] == [("delayed", 30, "2020-10-15", "Høring utsatt", "Kari Koordinator")]
+
+    # Closing the round leaves no run waiting.
+    close_status_round(round_id=round_id)
+    assert set(run_states(round_id).values()) == {"Completed"}

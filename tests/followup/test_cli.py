@@ -1,0 +1,104 @@
+"""The `followup` command as a coordinator uses it."""
+
+import click
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from followup.cli import app
+from models.db import get_engine
+from models.settings import get_settings
+from tests.conftest import BUNDLED_PLAN
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def all_command_paths(command: click.Command, prefix=()) -> list[tuple[str, ...]]:
+    paths = [prefix]
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            paths += all_command_paths(sub, (*prefix, name))
+    return paths
+
+
+@pytest.mark.parametrize("path", all_command_paths(typer.main.get_command(app)), ids=" ".join)
+def test_every_command_has_help(path):
+    result = invoke(*path, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    assert len(result.output.strip().splitlines()) > 3
+
+
+def test_import_show_and_export(settings_env, tmp_path):
+    first = invoke("import", str(BUNDLED_PLAN))
+    assert first.exit_code == 0, first.output
+    assert "created 11 organisation" in first.output
+    again = invoke("import", str(BUNDLED_PLAN))
+    assert "created nothing; updated nothing" in again.output
+
+    shown = runner.invoke(app, ["plan", "show", "--as-of", "2020-06-02"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "Opptrappingsplan for barn og unges psykiske helse" in shown.output
+    assert "15 measures, 5 assignments, 2 overdue" in shown.output
+    assert "2020-06-01" in shown.output and "(2. pinsedag)" in shown.output
+    assert "OVERDUE 4 d" in shown.output  # measure 4 and the referral dialogue, due 29 May
+
+    out = tmp_path / "out.yaml"
+    exported = invoke("export", "-o", str(out))
+    assert exported.exit_code == 0
+    assert "t10-2020-gjennomforingsplan" in out.read_text(encoding="utf-8")
+    assert invoke("plan", "list").output.startswith("opptrapping-bu-2019")
+
+
+def test_bad_plan_file_exits_non_zero_naming_file_and_line(settings_env, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("plan:\n  key: x\n  title: [oops\n", encoding="utf-8")
+    result = runner.invoke(app, ["import", str(bad)])
+    assert result.exit_code == 2
+    assert f"error: {bad}:" in result.output and "YAML syntax error" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unreachable_database_is_one_clear_line(monkeypatch):
+    monkeypatch.setenv("FOLLOWUP_DATABASE_URL", "postgresql+psycopg://nobody:s3cret@127.0.0.1:1/x")
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    try:
+        result = runner.invoke(app, ["plan", "show"])
+    finally:
+        get_settings.cache_clear()
+        get_engine.cache_clear()
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(
+        "error: cannot reach the database at postgresql+psycopg://nobody:***@"
+    )
+    assert "s3cret" not in result.output
+
+
+def test_unmigrated_database_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv("FOLLOWUP_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    try:
+        result = runner.invoke(app, ["plan", "show"])
+        assert result.exit_code == 2
+        assert "run `followup db upgrade`" in result.output
+        upgraded = runner.invoke(app, ["db", "upgrade"])
+        assert "migrated from empty to" in upgraded.output
+        assert "up to date" in runner.invoke(app, ["db", "current"]).output
+    finally:
+        get_engine().dispose()
+        get_settings.cache_clear()
+        get_engine.cache_clear()
+
+
+def test_bad_as_of_date_is_refused(settings_env):
+    result = runner.invoke(app, ["plan", "show", "--as-of", "2020-02-30"])
+    assert result.exit_code == 2
+    assert "--as-of: '2020-02-30' is not a date" in result.output

@@ -1,0 +1,361 @@
+"""The reply web app over HTTP, served for real (uvicorn on loopback) on SQLite and PostgreSQL:
+links from real invitation messages, refusals that write nothing, validation, receipts,
+escaping, concurrent replies, security headers, languages and key rotation."""
+
+import threading
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from itsdangerous import URLSafeSerializer
+from sqlalchemy import func
+from sqlmodel import select
+
+from models.db import session_scope
+from models.replies import ItemReply, record_reply
+from models.reporting import ReplyChannel, ReportingRound, StatusReport
+from models.rounds import close_round
+from models.settings import get_settings
+from models.status import Status
+from models.tokens import SALT, make_token
+from tests.web import BundledRound, Invitee, live_app, open_bundled_round, read_form  # noqa: F401
+
+NINE_DIGITS = "123456789"
+
+
+def reports() -> list[StatusReport]:
+    with session_scope() as session:
+        return list(session.exec(select(StatusReport).order_by(StatusReport.id)).all())
+
+
+def report_count() -> int:
+    with session_scope() as session:
+        return session.exec(select(func.count()).select_from(StatusReport)).one()
+
+
+def path_of(url: str) -> str:
+    return urlsplit(url).path
+
+
+def fields(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Form fields in the shape httpx posts (a name may repeat)."""
+    out: dict[str, list[str]] = {}
+    for name, value in pairs:
+        out.setdefault(name, []).append(value)
+    return out
+
+
+def form_pairs(person: Invitee, replies: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
+    """A post as the form sends it: every item named, fields only for those filled in."""
+    data = [("lang", person.language)] + [("item", token) for token in person.items]
+    for token, typed in replies.items():
+        data += [(f"{token}.{name}", value) for name, value in typed.items()]
+    return data
+
+
+def form_data(person: Invitee, replies: dict[str, dict[str, str]]) -> dict[str, list[str]]:
+    return fields(form_pairs(person, replies))
+
+
+@pytest.fixture
+def bundled(live_app) -> BundledRound:  # noqa: F811
+    return open_bundled_round()
+
+
+@pytest.fixture
+def client(live_app) -> httpx.Client:  # noqa: F811
+    with httpx.Client(base_url=live_app, timeout=10, follow_redirects=False) as c:
+        yield c
+
+
+def test_links_in_invitations_lead_to_the_live_app(live_app, bundled) -> None:  # noqa: F811
+    person = bundled["kari.nordmann@example.org"]
+    assert person.url.startswith(f"{live_app}/r/{bundled.round_id}/")
+    assert person.key == "hdir-koordinator" and len(person.items) == 2
+    assert httpx.get(person.url).status_code == 200
+
+
+def test_form_lists_exactly_the_persons_items_with_last_status(client, bundled) -> None:
+    person = bundled["hdir-tjenester"]  # five items, nynorsk
+    first, second = person.items[0], person.items[1]
+    with session_scope() as session:
+        rnd = session.get(ReportingRound, bundled.round_id)
+        record_reply(
+            session,
+            rnd,
+            person.contact_id,
+            [ItemReply(first, Status.AT_RISK, 40, "Gjort: <b>mykje</b>", None, None, "Risiko")],
+            channel=ReplyChannel.COORDINATOR,
+        )
+    response = client.get(path_of(person.url))
+    assert response.status_code == 200
+    form = read_form(response.text)
+    assert form.items == list(person.items)
+    others = {t for p in bundled.people.values() if p.key != person.key for t in p.items}
+    assert not others & set(form.items)
+    assert form.values[f"{first}.status"] == "at_risk"
+    assert form.values[f"{first}.progress"] == "40"
+    assert form.values[f"{first}.done"] == "Gjort: <b>mykje</b>"
+    assert form.values[f"{first}.risk_note"] == "Risiko"
+    assert f"{second}.status" not in form.values  # nothing reported: no radio checked
+    assert form.values[f"{second}.progress"] == ""
+    assert "Sist rapportert: risiko for forseinking" in response.text
+    assert 'lang="nn"' in response.text and "Ingrid Hansen" in response.text
+
+
+def test_bad_tokens_are_refused_and_write_nothing(client, bundled) -> None:
+    person = bundled["hdir-folkehelse"]
+    round_id = bundled.round_id
+    token = path_of(person.url).rsplit("/", 1)[1]
+    payload, signature = token.split(".")
+    other = bundled["hdir-koordinator"]
+    other_payload = path_of(other.url).rsplit("/", 1)[1].split(".")[0]
+    forged = URLSafeSerializer("not-our-key", salt=SALT).dumps([round_id, person.contact_id])
+    flipped = signature[:-1] + ("A" if signature[-1] != "A" else "B")
+    second = open_bundled_round(label="3. tertial 2020", import_plan=False)
+    token_round2 = path_of(second["hdir-folkehelse"].url).rsplit("/", 1)[1]
+    cases = {
+        "forged with another key": f"/r/{round_id}/{forged}",
+        "signature altered": f"/r/{round_id}/{payload}.{flipped}",
+        "payload swapped for another person's": f"/r/{round_id}/{other_payload}.{signature}",
+        "truncated": f"/r/{round_id}/{payload}",
+        "token of another round": f"/r/{round_id}/{token_round2}",
+        "round id changed in the path": f"/r/{second.round_id}/{token}",
+        "round that does not exist": f"/r/{round_id + 100}/{token}",
+    }
+    post = form_data(person, {person.items[0]: {"status": "on_track", "progress": "50"}})
+    for case, path in cases.items():
+        got = client.get(path)
+        assert got.status_code == 403, case
+        assert "Lenken er ikke gyldig" in got.text, case
+        assert person.name not in got.text, case
+        posted = client.post(path, data=post)
+        assert posted.status_code == 403, case
+    assert report_count() == 0
+    assert client.post(path_of(person.url), data=post).status_code == 303  # the real link works
+    assert report_count() == 1
+
+
+def test_closed_round_is_gone_and_writes_nothing(client, bundled) -> None:
+    person = bundled["hdir-folkehelse"]
+    with session_scope() as session:
+        close_round(session, session.get(ReportingRound, bundled.round_id), by="test")
+    got = client.get(path_of(person.url))
+    assert got.status_code == 410
+    assert "Runden er lukket" in got.text and "Kari Nordmann" in got.text
+    post = form_data(person, {person.items[0]: {"status": "on_track"}})
+    assert client.post(path_of(person.url), data=post).status_code == 410
+    assert report_count() == 0
+
+
+def test_invalid_post_is_400_with_input_kept_and_errors_listed(client, bundled) -> None:
+    person = bundled["hdir-koordinator"]
+    first, second = person.items
+    typed = {
+        first: {"status": "delayed", "progress": "140", "done": "Skrevet <i>før</i> feilen"},
+        second: {"status": "on_track", "progress": "30", "next_steps": "Neste møte"},
+    }
+    response = client.post(path_of(person.url), data=form_data(person, typed))
+    assert response.status_code == 400
+    form = read_form(response.text)
+    for token, fields in typed.items():
+        for name, value in fields.items():
+            assert form.values[f"{token}.{name}"] == value, (token, name)
+    # delayed: a new date and a risk note are required; 140 % is out of range
+    assert form.summary_links == ["#i1-progress", "#i1-expected_completion", "#i1-risk_note"]
+    for href in form.summary_links:
+        field = form.ids[href[1:]]
+        assert field.get("aria-invalid") == "true"
+        error_id = f"{href[1:]}-error"
+        assert error_id in field["aria-describedby"].split()
+        assert error_id in form.ids
+    assert 'role="alert"' in response.text
+    assert "<title>Skjemaet har 3 feil" in response.text
+    assert "Fremdriften må være mellom 0 og 100." in response.text
+    assert report_count() == 0  # not even the valid second item: all or nothing
+
+
+def test_empty_post_asks_for_a_status(client, bundled) -> None:
+    person = bundled["hdir-koordinator"]
+    response = client.post(path_of(person.url), data=form_data(person, {}))
+    assert response.status_code == 400
+    assert read_form(response.text).summary_links == ["#i1-status"]
+    assert "Fyll inn status for minst ett tiltak eller oppdrag." in response.text
+    assert report_count() == 0
+
+
+def test_another_persons_measure_is_refused_and_nothing_written(client, bundled) -> None:
+    person, other = bundled["hdir-koordinator"], bundled["hdir-folkehelse"]
+    foreign = other.items[0]
+    only_foreign = [("item", foreign), (f"{foreign}.status", "completed")]
+    mixed = form_data(
+        person, {person.items[0]: {"status": "on_track"}, foreign: {"status": "completed"}}
+    )
+    for data in (fields(only_foreign), mixed):
+        response = client.post(path_of(person.url), data=data)
+        assert response.status_code == 403
+        assert "ikke er ditt i denne runden" in response.text
+    foreign_field_only = [*form_pairs(person, {}), (f"{foreign}.status", "completed")]
+    assert client.post(path_of(person.url), data=fields(foreign_field_only)).status_code == 403
+    assert report_count() == 0
+
+
+def test_successful_post_redirects_to_the_receipt_and_is_recorded(client, bundled) -> None:
+    person = bundled["hdir-koordinator"]
+    first, second = person.items
+    typed = {
+        first: {
+            "status": "delayed",
+            "progress": "35",
+            "done": "Kartlagt",
+            "next_steps": "Pilot",
+            "expected_completion": "2021-03-31",
+            "risk_note": "Forsinket oppstart",
+        },
+        second: {"status": "completed", "progress": "100"},
+    }
+    response = client.post(path_of(person.url), data=form_data(person, typed))
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert location.startswith(f"{path_of(person.url)}/receipt/")
+    submission = urlsplit(location).path.rsplit("/", 1)[1]
+    rows = reports()
+    assert [(r.item, r.status, r.progress) for r in rows] == [
+        (first, "delayed", 35),
+        (second, "completed", 100),
+    ]
+    assert {r.submission for r in rows} == {submission}
+    assert rows[0].expected_completion.isoformat() == "2021-03-31"
+    assert rows[0].risk_note == "Forsinket oppstart" and rows[0].channel == ReplyChannel.WEB
+    assert rows[0].contact_id == person.contact_id and rows[0].entered_by == person.name
+    receipt = client.get(location)
+    assert receipt.status_code == 200
+    assert "Takk, statusen er registrert" in receipt.text
+    assert "forsinket" in receipt.text and "35 %" in receipt.text and "100 %" in receipt.text
+    assert submission[:12] in receipt.text
+    # the receipt belongs to this person: another person's link cannot read it
+    other_path = path_of(bundled["hdir-folkehelse"].url)
+    assert client.get(f"{other_path}/receipt/{submission}").status_code == 404
+    # and the form now shows what was sent
+    form = read_form(client.get(path_of(person.url)).text)
+    assert form.values[f"{first}.status"] == "delayed"
+    assert form.values[f"{second}.progress"] == "100"
+
+
+def test_html_in_text_is_stored_as_written_and_escaped_when_shown(client, bundled) -> None:
+    person = bundled["hdir-folkehelse"]
+    token = person.items[0]
+    hostile = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
+    typed = {token: {"status": "at_risk", "done": hostile, "risk_note": hostile}}
+    assert client.post(path_of(person.url), data=form_data(person, typed)).status_code == 303
+    (row,) = reports()
+    assert row.done == hostile and row.risk_note == hostile
+    page = client.get(path_of(person.url)).text
+    assert "<script>" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;img" in page
+    assert read_form(page).values[f"{token}.done"] == hostile
+    # the same in the error state (input kept, escaped)
+    typed[token].pop("risk_note")
+    invalid = client.post(path_of(person.url), data=form_data(person, typed))
+    assert invalid.status_code == 400
+    assert "<script>" not in invalid.text
+    assert read_form(invalid.text).values[f"{token}.done"] == hostile
+
+
+def test_two_submissions_at_once_for_the_same_item_are_both_kept(live_app, bundled) -> None:  # noqa: F811
+    person = bundled["hdir-folkehelse"]
+    token = person.items[0]
+    barrier = threading.Barrier(2, timeout=10)
+    results: dict[str, httpx.Response] = {}
+
+    def submit(progress: str) -> None:
+        data = form_data(person, {token: {"status": "on_track", "progress": progress}})
+        with httpx.Client(timeout=20) as c:
+            barrier.wait()
+            results[progress] = c.post(person.url, data=data)
+
+    threads = [threading.Thread(target=submit, args=(p,)) for p in ("10", "20")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert {p: r.status_code for p, r in results.items()} == {"10": 303, "20": 303}
+    rows = reports()
+    assert sorted(r.progress for r in rows) == [10, 20]
+    assert all(r.item == token for r in rows)
+    submissions = {urlsplit(r.headers["location"]).path.rsplit("/", 1)[1] for r in results.values()}
+    assert {r.submission for r in rows} == submissions and len(submissions) == 2
+
+
+def test_security_headers_on_every_page(client, bundled) -> None:
+    person = bundled["hdir-folkehelse"]
+    post = form_data(person, {person.items[0]: {"status": "on_track"}})
+    redirect = client.post(path_of(person.url), data=post)
+    responses = {
+        "form": client.get(path_of(person.url)),
+        "invalid post": client.post(path_of(person.url), data=form_data(person, {})),
+        "redirect": redirect,
+        "receipt": client.get(redirect.headers["location"]),
+        "refused": client.get(f"/r/{bundled.round_id}/x.y"),
+        "health": client.get("/healthz"),
+    }
+    for name, response in responses.items():
+        headers = response.headers
+        assert headers["referrer-policy"] == "no-referrer", name
+        csp = headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp, name
+        assert "script-src" not in csp, name  # no script may run at all
+        assert headers["x-content-type-options"] == "nosniff", name
+        assert headers["cache-control"] == "no-store", name
+    assert '<meta name="referrer" content="no-referrer">' in responses["form"].text
+
+
+def test_lang_parameter_switches_the_words(client, bundled) -> None:
+    person = bundled["hdir-folkehelse"]  # bokmål by default
+    path = path_of(person.url)
+    default = client.get(path).text
+    assert '<html lang="nb">' in default and "Lagre og send status" in default
+    english = client.get(path, params={"lang": "en"}).text
+    assert '<html lang="en">' in english
+    assert "Save and send status" in english and "Progress (percent, 0–100)" in english
+    assert "on track" in english and "Lagre og send" not in english
+    nynorsk = client.get(path, params={"lang": "nn"}).text
+    assert '<html lang="nn">' in nynorsk
+    assert "Framdrift (prosent, 0–100)" in nynorsk and "ikkje starta" in nynorsk
+    assert client.get(path, params={"lang": "xx"}).text == default  # unknown: the person's own
+    # a post in English answers in English, errors and receipt alike
+    data = [("lang", "en"), ("item", person.items[0]), (f"{person.items[0]}.status", "delayed")]
+    invalid = client.post(path, params={"lang": "en"}, data=fields(data))
+    assert invalid.status_code == 400 and "The form has 2 errors" in invalid.text
+    data += [
+        (f"{person.items[0]}.expected_completion", "2021-01-15"),
+        (f"{person.items[0]}.risk_note", "Late start"),
+    ]
+    done = client.post(path, params={"lang": "en"}, data=fields(data))
+    assert done.status_code == 303 and done.headers["location"].endswith("?lang=en")
+    assert "Thank you, your status is recorded" in client.get(done.headers["location"]).text
+    refused = client.get(f"/r/{bundled.round_id}/x.y", params={"lang": "en"})
+    assert "This link is not valid" in refused.text
+
+
+def test_old_links_work_after_key_rotation(live_app, monkeypatch) -> None:  # noqa: F811
+    monkeypatch.setenv("FOLLOWUP_SECRET_KEY", "old-key-" + NINE_DIGITS * 4)
+    get_settings.cache_clear()
+    bundled = open_bundled_round()
+    person = bundled["hdir-folkehelse"]
+    with httpx.Client(base_url=live_app, timeout=10) as client:
+        assert client.get(path_of(person.url)).status_code == 200
+        monkeypatch.setenv("FOLLOWUP_SECRET_KEY", "new-key-" + NINE_DIGITS * 4)
+        get_settings.cache_clear()
+        assert client.get(path_of(person.url)).status_code == 403  # old key dropped: refused
+        monkeypatch.setenv("FOLLOWUP_SECRET_KEY_PREVIOUS", "old-key-" + NINE_DIGITS * 4)
+        get_settings.cache_clear()
+        old = client.get(path_of(person.url))
+        assert old.status_code == 200 and person.name in old.text
+        post = form_data(person, {person.items[0]: {"status": "on_track", "progress": "5"}})
+        assert client.post(path_of(person.url), data=post, follow_redirects=True).is_success
+        new_token = make_token(bundled.round_id, person.contact_id)
+        assert new_token != path_of(person.url).rsplit("/", 1)[1]  # new links use the new key
+        new = client.get(f"/r/{bundled.round_id}/{new_token}")
+        assert new.status_code == 200 and person.name in new.text
+    assert [r.progress for r in reports()] == [5]
