@@ -156,9 +156,13 @@ def collect_status_reply(round_id: int, contact_id: int) -> str:
         items = [i for i in ctx.items if i.ref in set(refs)]
         language = contact.language.value
         if rnd.state != RoundState.OPEN:
-            return _resolved(round_id, contact_id, "the round is closed")
-        if has_replied(session, round_id, contact_id):
-            return _resolved(round_id, contact_id, "answered already")
+            settled = "the round is closed"
+        elif has_replied(session, round_id, contact_id):
+            settled = "answered already"
+        else:
+            settled = None
+    if settled:  # outside the session above: _resolved writes in a transaction of its own
+        return _resolved(round_id, contact_id, settled)
     model = reply_input_model(items, language)
     attempt = 0
     while True:

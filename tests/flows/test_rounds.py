@@ -38,31 +38,30 @@ MEASURES = [
 
 
 @pytest.fixture
-def served_reply_deployment(settings_env):
+def served_reply_deployment(settings_env, tmp_path):
     """`collect-status-reply` served by its own process, as `followup up` does."""
     env = dict(
         os.environ,
         PREFECT_API_URL=PREFECT_API_URL.value(),
         PREFECT_RUNNER_POLL_FREQUENCY="1",
-        PREFECT_LOGGING_LEVEL="WARNING",
+        PREFECT_LOGGING_LEVEL="INFO",
     )
     code = (
         "from flows.rounds import collect_status_reply; "
         "collect_status_reply.serve(name='collect-status-reply', pause_on_shutdown=False)"
     )
-    process = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:  # a file, not a pipe nobody reads: a full pipe blocks
+        process = subprocess.Popen(
+            [sys.executable, "-c", code], cwd=REPO, env=env, stdout=log, stderr=log
+        )
     try:
         wait_for(lambda: deployment_exists(), "the reply deployment to be served", 60)
-        yield
+        yield log_path
     finally:
         process.terminate()
         process.wait(timeout=30)
+        print(log_path.read_text(errors="replace")[-8000:])  # shown when the test fails
 
 
 def deployment_exists() -> bool:
