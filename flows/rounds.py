@@ -11,7 +11,10 @@ came another way (web form, coordinator), the run is resumed with a note and com
 reconcile-reply-runs: the database is the source of truth. Replies taken while Prefect was
 down are matched to their waiting runs later, which are then resumed.
 
-close-status-round: close the round, release the runs still waiting, publish progress."""
+close-status-round: close the round, release the runs still waiting, publish progress,
+and build the ministry's summary of the round.
+
+close-due-rounds: each working morning, close the rounds whose reply deadline has passed."""
 
 from datetime import date
 from uuid import UUID
@@ -20,9 +23,12 @@ from prefect import flow, get_run_logger, task
 from prefect.flow_runs import resume_flow_run, suspend_flow_run
 from prefect.runtime import flow_run
 
+from flows.build_summary import build_summary
 from flows.deliveries import deliver_queued
+from flows.hooks import notify_failure
 from flows.round_artifacts import refresh_round_artifacts
 from flows.round_input import replies_from_input, reply_input_model
+from models.calendar import is_working_day, today
 from models.db import session_scope
 from models.items import ItemRef
 from models.plan import Contact, Plan
@@ -31,9 +37,11 @@ from models.replies import record_reply
 from models.reporting import ReplyChannel, ReportingRound, RoundContact, RoundState
 from models.rounds import (
     close_round,
+    get_round,
     has_replied,
     open_round,
     round_contacts,
+    rounds_past_deadline,
     scope_of,
     unresolved_runs,
 )
@@ -112,9 +120,28 @@ def start_reply_runs(round_id: int) -> int:
     return started
 
 
-@flow(name="open-status-round", flow_run_name="open-status-round {label}")
+def _open_run_name() -> str:
+    """'open-status-round opptrapping-bu-2019 1. tertial 2021 2021-04-30': plan, label, date."""
+    p = flow_run.parameters
+    return " ".join(
+        str(part)
+        for part in ("open-status-round", p.get("plan"), p.get("label"), p.get("as_of"))
+        if part
+    )
+
+
+@flow(name="open-status-round", flow_run_name=_open_run_name, on_failure=[notify_failure])
 def open_status_round(label: str, as_of: date, deadline: date, plan: str | None = None) -> int:
-    """Open a reporting round: invite everyone responsible, each with a personal link."""
+    """Open a reporting round: invite everyone responsible, each with a personal link.
+
+    Args:
+        label: Rundens navn, f.eks. «1. tertial 2021». / The round's name, e.g.
+            "1. tertial 2021".
+        as_of: Datoen statusen gjelder. / The date the status is asked as of.
+        deadline: Svarfrist. / The reply deadline.
+        plan: Planens nøkkel (tom når det er én plan). / The plan's key (empty when there
+            is one plan).
+    """
     round_id = create_round(label, as_of, deadline, plan)
     invited = queue_invitations(round_id)
     outcomes = deliver_queued()
@@ -144,9 +171,19 @@ def _reply_run_name() -> str:
         return f"status {contact.name} · {rnd.label}"
 
 
-@flow(name="collect-status-reply", flow_run_name=_reply_run_name, persist_result=True)
+@flow(
+    name="collect-status-reply",
+    flow_run_name=_reply_run_name,
+    persist_result=True,
+    on_failure=[notify_failure],
+)
 def collect_status_reply(round_id: int, contact_id: int) -> str:
-    """Wait for one person's status reply in a round (resume the run to give it)."""
+    """Wait for one person's status reply in a round (resume the run to give it).
+
+    Args:
+        round_id: Rapporteringsrundens id. / The reporting round's id.
+        contact_id: Id-en til personen som skal svare. / The id of the person to answer.
+    """
     logger = get_run_logger()
     with session_scope() as session:
         rnd = session.get(ReportingRound, round_id)
@@ -209,9 +246,13 @@ def resume_waiting_run(flow_run_id: str, via: str) -> bool:
         return False
 
 
-@flow(name="reconcile-reply-runs")
+@flow(name="reconcile-reply-runs", on_failure=[notify_failure])
 def reconcile_reply_runs(round_id: int | None = None) -> int:
-    """Resume the reply runs of people who answered another way (or whose round closed)."""
+    """Resume the reply runs of people who answered another way (or whose round closed).
+
+    Args:
+        round_id: Bare denne runden (tom: alle runder). / Only this round (empty: all).
+    """
     resumed = 0
     with session_scope() as session:
         pending = [
@@ -239,15 +280,57 @@ def reconcile_reply_runs(round_id: int | None = None) -> int:
 # ---------------------------------------------------------------------------- closing
 
 
-@flow(name="close-status-round", flow_run_name="close-status-round {round_id}")
-def close_status_round(round_id: int | None = None, plan: str | None = None) -> int:
-    """Close a round: no more replies by link; waiting reply runs are released."""
-    from models.rounds import get_round
+def _close_run_name() -> str:
+    """'close-status-round round 3' or 'close-status-round opptrapping-bu-2019 (open round)'."""
+    p = flow_run.parameters
+    if p.get("round_id"):
+        return f"close-status-round round {p['round_id']}"
+    return " ".join(("close-status-round", p.get("plan") or "", "(open round)")).replace("  ", " ")
 
+
+@flow(name="close-status-round", flow_run_name=_close_run_name, on_failure=[notify_failure])
+def close_status_round(
+    round_id: int | None = None, plan: str | None = None, summary: bool = True
+) -> int:
+    """Close a round: no more replies by link; waiting reply runs are released; the
+    ministry's follow-up summary of the round is built and sent (unless ``summary`` is off).
+
+    Args:
+        round_id: Rundens id (tom: planens åpne runde). / The round's id (empty: the plan's
+            open round).
+        plan: Planens nøkkel (tom når det er én plan). / The plan's key (empty when there
+            is one plan).
+        summary: Lag og send oppfølgingsrapporten for runden. / Build and send the round's
+            follow-up summary.
+    """
     with session_scope() as session:
         rnd = get_round(session, round_id, plan, state=None if round_id else RoundState.OPEN)
         close_round(session, rnd, by="close-status-round")
         round_id = rnd.id
     reconcile_reply_runs(round_id)
     refresh_round_artifacts(round_id)
+    if summary:
+        build_summary(round=round_id)
     return round_id
+
+
+@flow(
+    name="close-due-rounds",
+    flow_run_name="close-due-rounds {as_of}",
+    on_failure=[notify_failure],
+)
+def close_due_rounds(as_of: date | None = None) -> list[int]:
+    """Each working morning: close the rounds whose reply deadline has passed, and send
+    their summaries. A deadline on a Friday is closed on Monday, never at the weekend.
+
+    Args:
+        as_of: Dagen fristene vurderes ut fra (tom: i dag i Oslo). / The day to judge
+            deadlines by (empty: today in Oslo).
+    """
+    day = as_of or today()
+    if not is_working_day(day):
+        get_run_logger().info("%s is not a working day: no round is closed", day)
+        return []
+    with session_scope() as session:
+        due = [rnd.id for rnd in rounds_past_deadline(session, day)]
+    return [close_status_round(round_id=round_id) for round_id in due]

@@ -32,7 +32,7 @@ from sqlmodel import Session, select
 
 from models.calendar import effective_deadline
 from models.items import Item, ItemKind, ItemRef, load_items
-from models.messages import Delivery, Digest, DigestKind, Reminder
+from models.messages import Delivery, RecipientRole, Reminder
 from models.plan import (
     Contact,
     Goal,
@@ -664,24 +664,25 @@ def _missing(
         seen.add((token, stage, on, contact_id))
         name = contacts[contact_id].name if contact_id in contacts else "?"
         events[token].append(ReminderEvent(on, stage, name, state.value if state else "queued"))
-    # Round messages (invitations, chasers) carry no item: shown for the person asked.
+    # Round messages (invitation, chasers) are claimed under the round: shown for the person.
     by_name: dict[str, list[ReminderEvent]] = defaultdict(list)
     if rnd is not None:
-        for on, contact_id, kind, state in session.execute(
-            select(Digest.as_of, Digest.contact_id, Digest.kind, Delivery.state)
-            .join(Delivery, Delivery.digest_id == Digest.id, isouter=True)
+        for stage, on, contact_id, state in session.execute(
+            select(Reminder.stage, Reminder.as_of, Reminder.contact_id, Delivery.state)
+            .join(Delivery, Delivery.digest_id == Reminder.digest_id, isouter=True)
             .where(
-                Digest.plan_id == plan_id,
-                Digest.kind.in_([DigestKind.ROUND_INVITATION, DigestKind.MISSING_REPLIES]),
-                Digest.as_of >= rnd.as_of,
-                Digest.as_of <= horizon,
+                Reminder.plan_id == plan_id,
+                Reminder.item == f"round:{rnd.id}",
+                Reminder.role == RecipientRole.OWNER,
+                Reminder.as_of <= horizon,
             )
-            .order_by(Digest.as_of, Digest.id)
+            .order_by(Reminder.as_of, Reminder.id)
         ).tuples():
             if contact_id in contacts:
                 name = contacts[contact_id].name
+                what = "round_invitation" if stage == "invitation" else "round_reminder"
                 by_name[name].append(
-                    ReminderEvent(on, kind.value, name, state.value if state else "queued")
+                    ReminderEvent(on, what, name, state.value if state else "queued")
                 )
     out = []
     for s in missing:

@@ -2,12 +2,14 @@
 (opened, extended, closed, reopened), all as plain functions over the database."""
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from models.calendar import is_working_day
 from models.items import Item, ItemRef, is_open, latest_reports, load_items
+from models.messages import Reminder
 from models.plan import Contact, Plan, PlanRole, PlanRoleKind
 from models.queries import NotFound, get_plan
 from models.reporting import (
@@ -136,6 +138,17 @@ def get_round(
     return rounds[0]
 
 
+def rounds_past_deadline(session: Session, as_of: date) -> list[ReportingRound]:
+    """Open rounds whose reply deadline was before ``as_of`` (the deadline day still counts)."""
+    return list(
+        session.exec(
+            select(ReportingRound)
+            .where(ReportingRound.state == RoundState.OPEN, ReportingRound.deadline < as_of)
+            .order_by(ReportingRound.deadline, ReportingRound.id)
+        ).all()
+    )
+
+
 def close_round(session: Session, rnd: ReportingRound, by: str | None = None) -> None:
     if rnd.state == RoundState.CLOSED:
         raise RoundError(f"round {rnd.id} ({rnd.label}) is already closed")
@@ -250,3 +263,101 @@ def unresolved_runs(session: Session, round_id: int | None = None) -> list[Round
     if round_id is not None:
         query = query.where(RoundContact.round_id == round_id)
     return list(session.exec(query.order_by(RoundContact.id)).all())
+
+
+# ---------------------------------------------------------------------------- chasing
+
+CHASE_STAGE = "chase-{day}"  # one chaser per person, round and day: the claim's stage
+MISSING_STAGE = "missing-after-{deadline}"  # the coordinator is told once per deadline
+MISSING_NOTICE_DAYS = 30  # after this many days past a deadline, nobody is told any more
+
+
+def round_token(round_id: int) -> str:
+    """The claim key of a round's messages (invitation, chasers, missing-replies notice)."""
+    return f"round:{round_id}"
+
+
+@dataclass(frozen=True)
+class Chase:
+    """A person still missing replies in an open round, reminded in that day's digest."""
+
+    round_id: int
+    label: str
+    deadline: date
+    contact_id: int
+    missing: int
+    expected: int
+
+
+@dataclass
+class MissingAfterDeadline:
+    """A round whose reply deadline has passed with people still missing."""
+
+    round: ReportingRound
+    missing: list[ContactProgress]
+
+    @property
+    def stage(self) -> str:
+        return MISSING_STAGE.format(deadline=self.round.deadline.isoformat())
+
+
+def _claimed(session: Session, plan_id: int, stage: str) -> set[tuple[str, int]]:
+    return {
+        (item, contact_id)
+        for item, contact_id in session.exec(
+            select(Reminder.item, Reminder.contact_id).where(
+                Reminder.plan_id == plan_id, Reminder.stage == stage
+            )
+        ).all()
+    }
+
+
+def chase_stage(as_of: date) -> str:
+    return CHASE_STAGE.format(day=as_of.isoformat())
+
+
+def chases_due(session: Session, plan_id: int, as_of: date) -> list[Chase]:
+    """Who is chased on ``as_of``: people with unanswered items in an open round, on each
+    working day after the round's invitation up to and including its reply deadline, once."""
+    if not is_working_day(as_of):
+        return []
+    rounds = session.exec(
+        select(ReportingRound).where(
+            ReportingRound.plan_id == plan_id,
+            ReportingRound.state == RoundState.OPEN,
+            ReportingRound.as_of < as_of,
+            ReportingRound.deadline >= as_of,
+        )
+    ).all()
+    claimed = _claimed(session, plan_id, chase_stage(as_of))
+    return [
+        Chase(rnd.id, rnd.label, rnd.deadline, p.contact.id, p.expected - p.replied, p.expected)
+        for rnd in sorted(rounds, key=lambda r: (r.deadline, r.id))
+        for p in progress(session, rnd)
+        if not p.complete and (round_token(rnd.id), p.contact.id) not in claimed
+    ]
+
+
+def missing_after_deadline(
+    session: Session, plan_id: int, as_of: date, coordinator_id: int
+) -> list[MissingAfterDeadline]:
+    """Rounds whose deadline passed before ``as_of`` with replies missing, which the
+    coordinator has not been told about yet (told on the first working day after it)."""
+    if not is_working_day(as_of):
+        return []
+    rounds = session.exec(
+        select(ReportingRound).where(
+            ReportingRound.plan_id == plan_id,
+            ReportingRound.deadline < as_of,
+            ReportingRound.deadline >= as_of - timedelta(days=MISSING_NOTICE_DAYS),
+        )
+    ).all()
+    out = []
+    for rnd in sorted(rounds, key=lambda r: (r.deadline, r.id)):
+        stage = MISSING_STAGE.format(deadline=rnd.deadline.isoformat())
+        if (round_token(rnd.id), coordinator_id) in _claimed(session, plan_id, stage):
+            continue
+        missing = [p for p in progress(session, rnd) if not p.complete]
+        if missing:
+            out.append(MissingAfterDeadline(rnd, missing))
+    return out

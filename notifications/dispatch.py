@@ -13,14 +13,17 @@ from models.reminders import (
     plans,
     unclaimed,
 )
+from models.rounds import chases_due
 from models.types import utcnow
 from notifications.failure_notice import compose_failure_notices
+from notifications.missing_notice import compose_missing_notices
 from notifications.reminder_digest import compose_reminder_digests, render_reminder_digest
 
 
 def queue_reminders(as_of: date) -> tuple[int, int]:
-    """Claim the reminders due on ``as_of`` and queue one digest per person, one transaction
-    per plan; returns (reminders claimed, digests queued)."""
+    """Claim the reminders and round chasers due on ``as_of`` and queue one digest per
+    person (and the coordinator's notice of replies missing after a round's deadline), one
+    transaction per plan; returns (reminders claimed, digests queued)."""
     claimed_total = digests = 0
     with session_scope() as session:
         plan_ids = [p.id for p in plans(session)]
@@ -29,8 +32,10 @@ def queue_reminders(as_of: date) -> tuple[int, int]:
             lock_plan(session, plan_id)
             ctx = load_context(session, session.get(Plan, plan_id))
             due = unclaimed(session, plan_id, due_reminders(ctx, as_of))
-            digests += compose_reminder_digests(session, ctx, as_of, due)
-            claimed_total += len(due)
+            chases = chases_due(session, plan_id, as_of)
+            digests += compose_reminder_digests(session, ctx, as_of, due, chases)
+            digests += compose_missing_notices(session, ctx, as_of)
+            claimed_total += len(due) + len(chases)
     return claimed_total, digests
 
 
@@ -59,11 +64,16 @@ def preview_reminders(as_of: date) -> list[dict]:
         for plan in plans(session):
             ctx = load_context(session, plan)
             by_contact: dict[int, list] = {}
+            chased: dict[int, list] = {}
             for d in unclaimed(session, plan.id, due_reminders(ctx, as_of)):
                 by_contact.setdefault(d.contact_id, []).append(d)
-            for contact_id, entries in by_contact.items():
+            for c in chases_due(session, plan.id, as_of):
+                chased.setdefault(c.contact_id, []).append(c)
+            for contact_id in dict.fromkeys([*by_contact, *chased]):
                 contact = ctx.contacts[contact_id]
-                rendered = render_reminder_digest(ctx, contact, entries, as_of)
+                rendered = render_reminder_digest(
+                    ctx, contact, by_contact.get(contact_id, []), as_of, chased.get(contact_id, [])
+                )
                 previews.append(
                     dict(
                         recipient=contact.name,

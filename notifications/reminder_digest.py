@@ -12,7 +12,9 @@ from models.items import Item, ItemKind
 from models.messages import DigestKind, RecipientRole
 from models.plan import Contact
 from models.reminders import Claim, DueReminder, NewDigest, PlanContext, queue_digests
+from models.rounds import Chase, chase_stage, round_token
 from models.status import status_label
+from models.tokens import reply_url
 from notifications.render import Rendered, date_full, date_long, render
 from notifications.strings import STRINGS
 
@@ -110,13 +112,39 @@ def subject_for(own: list[Line], escalated: list[Line], plan_title: str, languag
     return t["subject_many"].format(n=len(own), date=first.deadline_text)
 
 
+@dataclass
+class Request:
+    """A round's status request still unanswered, as the digest shows it."""
+
+    line: str
+    link: str
+
+
+def requests_for(chases: list[Chase], language: str) -> list[Request]:
+    t = STRINGS[language]
+    return [
+        Request(
+            t["request_line"].format(
+                label=c.label,
+                missing=c.missing,
+                expected=c.expected,
+                date=date_full(c.deadline, language),
+            ),
+            reply_url(c.round_id, c.contact_id),
+        )
+        for c in chases
+    ]
+
+
 def render_reminder_digest(
     ctx: PlanContext,
     contact: Contact,
     due: list[DueReminder],
     as_of: date,
-    reply_link: str | None = None,
+    chases: list[Chase] = (),
 ) -> Rendered:
+    """One person's digest: their deadlines due for a reminder and, when a round is waiting
+    for their reply, the request with their link."""
     language = contact.language.value
     sections: dict[RecipientRole, list[Line]] = defaultdict(list)
     for d in due:
@@ -126,15 +154,24 @@ def render_reminder_digest(
     own = sections[RecipientRole.OWNER]
     coordinator = ctx.contacts.get(ctx.coordinator_id)
     plan = ctx.plan
-    return render(
-        "reminder_digest",
-        language,
-        subject=subject_for(
+    requests = requests_for(list(chases), language)
+    if due:
+        subject = subject_for(
             own,
             sections[RecipientRole.ESCALATION] + sections[RecipientRole.UNOWNED],
             plan.title,
             language,
-        ),
+        )
+    else:
+        first = chases[0]
+        subject = STRINGS[language]["subject_request"].format(
+            label=first.label, date=date_full(first.deadline, language)
+        )
+    return render(
+        "reminder_digest",
+        language,
+        subject=subject,
+        requests=requests,
         recipient=contact.name,
         plan=plan,
         overdue=Section.of([line for line in own if line.overdue]),
@@ -142,7 +179,6 @@ def render_reminder_digest(
         escalated=Section.of(sections[RecipientRole.ESCALATION]),
         unowned=Section.of(sections[RecipientRole.UNOWNED]),
         coordinator=coordinator.name if coordinator else STRINGS[language]["nobody"],
-        reply_link=reply_link,
         as_of=date_full(as_of, language),
     )
 
@@ -152,19 +188,26 @@ def compose_reminder_digests(
     ctx: PlanContext,
     as_of: date,
     due: list[DueReminder],
-    reply_links: dict[int, str] | None = None,
+    chases: list[Chase] = (),
 ) -> int:
-    """Render one digest per recipient of these (unclaimed) reminders and queue it with its
-    claims; returns the number of digests."""
+    """Render one digest per recipient of these (unclaimed) reminders and round chasers and
+    queue it with its claims; returns the number of digests."""
     by_contact: dict[int, list[DueReminder]] = defaultdict(list)
+    chased: dict[int, list[Chase]] = defaultdict(list)
     for d in due:
         by_contact[d.contact_id].append(d)
+    for c in chases:
+        chased[c.contact_id].append(c)
     digests = []
-    for contact_id, entries in by_contact.items():
+    for contact_id in dict.fromkeys([*by_contact, *chased]):
         contact = ctx.contacts[contact_id]
-        rendered = render_reminder_digest(
-            ctx, contact, entries, as_of, (reply_links or {}).get(contact_id)
-        )
+        entries, requests = by_contact.get(contact_id, []), chased.get(contact_id, [])
+        rendered = render_reminder_digest(ctx, contact, entries, as_of, requests)
+        claims = [Claim(d.item.ref.token, d.stage.name, d.role, d.stage.due_on) for d in entries]
+        claims += [
+            Claim(round_token(c.round_id), chase_stage(as_of), RecipientRole.OWNER, as_of)
+            for c in requests
+        ]
         digests.append(
             NewDigest(
                 contact=contact,
@@ -172,9 +215,7 @@ def compose_reminder_digests(
                 subject=rendered.subject,
                 text=rendered.text,
                 html=rendered.html,
-                claims=[
-                    Claim(d.item.ref.token, d.stage.name, d.role, d.stage.due_on) for d in entries
-                ],
+                claims=claims,
             )
         )
     return queue_digests(session, ctx.plan.id, as_of, digests)

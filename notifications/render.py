@@ -4,6 +4,7 @@ Autoescape is decided by each template's file name: ``*.html.j2`` is escaped (Ji
 ``select_autoescape`` would not catch that double extension), ``*.txt.j2`` is not.
 ``StrictUndefined`` turns a missing variable into an error in the tests, not a blank."""
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -27,6 +28,16 @@ def _autoescape(name: str | None) -> bool:
     return bool(name) and name.endswith((".html", ".html.j2"))
 
 
+MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#!&$])")
+
+
+def md(text: object) -> str:
+    """User text made safe inside one Markdown table cell or line: markup characters and
+    pipes escaped, line breaks flattened (a table row must stay on one line)."""
+    value = MD_SPECIAL.sub(r"\\\1", str(text if text is not None else ""))
+    return re.sub(r"\s*\n\s*", " / ", value).strip()
+
+
 @lru_cache
 def environment() -> Environment:
     env = Environment(
@@ -38,6 +49,7 @@ def environment() -> Environment:
         keep_trailing_newline=True,
         auto_reload=False,
     )
+    env.filters["md"] = md
     return env
 
 

@@ -12,6 +12,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "request_heading": "Status etterspurt",
         "request_line": "«{label}»: {missing} av {expected} mangler svar, frist {date}.",
         "missing_heading": "Mangler svar etter fristen",
+        "missing_intro": "Svarfristen er ute, og disse har ikke svart på alt de ble spurt om. "
+        "Svar mottatt på telefon eller e-post registreres med «followup reply»; fristen kan "
+        "forlenges med «followup round extend».",
         "missing_line": "«{label}» (frist {date}): {name} ({missing} av {expected})",
         "subject_request": "Påminnelse: status for «{label}» mangler, frist {date}",
         "subject_missing": "Mangler svar i «{label}»: {n} personer",
@@ -61,6 +64,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "request_heading": "Status etterspurd",
         "request_line": "«{label}»: {missing} av {expected} manglar svar, frist {date}.",
         "missing_heading": "Manglar svar etter fristen",
+        "missing_intro": "Svarfristen er ute, og desse har ikkje svart på alt dei vart spurde om. "
+        "Svar motteke på telefon eller e-post blir registrerte med «followup reply»; fristen kan "
+        "forlengjast med «followup round extend».",
         "missing_line": "«{label}» (frist {date}): {name} ({missing} av {expected})",
         "subject_request": "Påminning: status for «{label}» manglar, frist {date}",
         "subject_missing": "Manglar svar i «{label}»: {n} personar",
@@ -110,6 +116,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "request_heading": "Status requested",
         "request_line": "“{label}”: {missing} of {expected} not answered, due {date}.",
         "missing_heading": "Missing replies after the deadline",
+        "missing_intro": "The reply deadline has passed, and these people have not answered "
+        "everything they were asked. Record replies received by phone or mail with "
+        "“followup reply”; extend the deadline with “followup round extend”.",
         "missing_line": "“{label}” (due {date}): {name} ({missing} of {expected})",
         "subject_request": "Reminder: status for “{label}” is missing, due {date}",
         "subject_missing": "Missing replies in “{label}”: {n} people",

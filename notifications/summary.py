@@ -331,7 +331,8 @@ def summary_view(
                 views[m.item.token],
                 m.asked or w["none"],
                 [
-                    f"{_date(e.on, language)}: {e.what} → {clean(e.to)} ({e.outcome})"
+                    f"{_date(e.on, language)}: {reminder_words(e.what, w)} → {clean(e.to)} "
+                    f"({w.get('outcome_' + e.outcome, e.outcome)})"
                     for e in m.reminders
                 ],
             )
@@ -365,14 +366,17 @@ def _number(value: float, language: str) -> str:
 
 # ---------------------------------------------------------------------------- HTML, Markdown
 
-MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#!&$])")
 
-
-def md(text: object) -> str:
-    """User text made safe inside one Markdown table cell or line: markup characters and
-    pipes escaped, line breaks flattened (a table row must stay on one line)."""
-    value = MD_SPECIAL.sub(r"\\\1", str(text if text is not None else ""))
-    return re.sub(r"\s*\n\s*", " / ", value).strip()
+def reminder_words(what: str, w: dict[str, str]) -> str:
+    """A reminder stage or round message as a reader says it ("T-7": 7 days before)."""
+    if what.startswith("T-") and what[2:].isdigit():
+        return w["reminder_before"].format(n=what[2:])
+    if what.startswith("overdue-") and what[8:].isdigit():
+        return w["reminder_overdue"].format(n=what[8:])
+    named = {"due": "reminder_due", "round_invitation": "reminder_invitation"}
+    if what in named:
+        return w[named[what]]
+    return w["reminder_round"] if what == "round_reminder" else what
 
 
 def render_html(view: SummaryView) -> str:
@@ -381,9 +385,7 @@ def render_html(view: SummaryView) -> str:
 
 def render_markdown(view: SummaryView, full: bool = True) -> str:
     """The summary in Markdown; ``full=False`` keeps the summary page only (for artifacts)."""
-    env = environment()
-    env.filters.setdefault("md", md)
-    return env.get_template("summary.md.j2").render(v=view, w=view.w, full=full)
+    return environment().get_template("summary.md.j2").render(v=view, w=view.w, full=full)
 
 
 # ---------------------------------------------------------------------------- files

@@ -13,13 +13,14 @@ os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="followup-prefect-home-")
 os.environ.pop("PREFECT_API_URL", None)
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-for name in [
-    n
-    for n in os.environ
-    if n.startswith("FOLLOWUP_")
-    and n != "FOLLOWUP_TEST_POSTGRES_URL"
-    and n != "FOLLOWUP_REQUIRE_POSTGRES"
-]:
+# The app's settings come from each test; only the test harness's own switches stay.
+HARNESS = {
+    "FOLLOWUP_TEST_POSTGRES_URL",
+    "FOLLOWUP_REQUIRE_POSTGRES",
+    "FOLLOWUP_REQUIRE_BROWSER",
+    "FOLLOWUP_CHROMIUM",
+}
+for name in [n for n in os.environ if n.startswith("FOLLOWUP_") and n not in HARNESS]:
     del os.environ[name]
 
 import pytest  # noqa: E402

@@ -11,7 +11,9 @@ from models.language import Language
 from models.messages import RecipientRole
 from models.queries import get_plan
 from models.reminders import DueReminder, load_context
+from models.rounds import Chase
 from models.schedule import policy_for, stages
+from models.tokens import reply_url
 from notifications.reminder_digest import render_reminder_digest
 from notifications.render import date_full, environment, render
 from notifications.strings import STRINGS
@@ -54,7 +56,14 @@ def _digest(engine_ready, language: str, title: str | None = None):
             DueReminder(items["4"], stage, contact.id, RecipientRole.ESCALATION),
             DueReminder(items["14"], stage, contact.id, RecipientRole.UNOWNED),
         ]
-        return render_reminder_digest(ctx, contact, due, date(2020, 5, 29), "https://x/r/abc")
+        chase = Chase(7, "Gjennomføringsplan", date(2020, 6, 1), contact.id, 2, 3)
+        return render_reminder_digest(ctx, contact, due, date(2020, 5, 29), [chase])
+
+
+def rendered_contact_id(engine_ready) -> int:
+    with session_scope() as session:
+        ctx = load_context(session, get_plan(session))
+        return next(c.id for c in ctx.contacts.values() if c.key == "hdir-koordinator")
 
 
 @pytest.fixture
@@ -70,7 +79,7 @@ def test_reminder_digest_renders_in_every_language(bundled, language):
     whit_monday = {"nb": "2. pinsedag", "nn": "2. pinsedag", "en": "Pentecost Monday"}[language]
     for body in (rendered.text, rendered.html):
         assert whit_monday in body
-        assert "https://x/r/abc" in body
+        assert reply_url(7, rendered_contact_id(bundled)) in body
     assert f'<html lang="{language}">' in rendered.html
     expected_subject = {
         "nb": "Påminnelse: Oppdrag t10-2020-gjennomforingsplan har frist mandag 1. juni 2020",

@@ -15,7 +15,8 @@ from models.db import session_scope
 from models.plan import Measure
 from models.reporting import ReportingRound, StatusReport
 from models.rollup import STATES, compute_rollup
-from notifications.summary import md, render_html, render_markdown, summary_view, write_summary
+from notifications.render import md
+from notifications.summary import render_html, render_markdown, summary_view, write_summary
 from notifications.summary_strings import WORDS
 from tests.models.test_rollup import plan  # noqa: F401 (the fixture)
 from tests.plans import import_plan_data, plan_data
