@@ -1,9 +1,16 @@
 """`make demo`: the story of the 2020 case on embedded defaults (SQLite, Prefect's local
 mode, the outbox), told step by step in the terminal."""
 
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlencode
 
+import httpx
 from rich.console import Console
 from rich.rule import Rule
 
@@ -13,18 +20,26 @@ from models.overview import plan_overview
 from models.settings import get_settings
 
 BUNDLED_PLAN = Path(__file__).resolve().parent.parent / "data" / "opptrappingsplan-barn-unge.yaml"
-SPRING_2020 = [
-    date(2020, 5, 4),
-    date(2020, 5, 25),
-    date(2020, 5, 29),
-    date(2020, 6, 1),
-    date(2020, 6, 2),
-    date(2020, 6, 9),
-]
+SPRING_2020 = [date(2020, 5, 4), date(2020, 5, 25), date(2020, 5, 29), date(2020, 6, 1)]
+ROUND_LABEL = "Status per 1. juni 2020"
+ROUND_AS_OF, ROUND_DEADLINE = date(2020, 6, 1), date(2020, 6, 5)
+AFTER_THE_ROUND = [date(2020, 6, 2), date(2020, 6, 8)]
+# What the demo's owners answer, item by item in turn (the form's fields, as people type them).
+ANSWERS = [
+    {"status": "on_track", "progress": "40", "done": "Arbeidsgruppe etablert.",
+     "next_steps": "Høring i august."},
+    {"status": "delayed", "progress": "20", "expected_completion": "2020-10-15",
+     "risk_note": "Forsinket av koronapandemien.", "next_steps": "Ny framdriftsplan."},
+    {"status": "completed", "progress": "100", "done": "Levert til departementet."},
+    {"status": "at_risk", "progress": "10", "risk_note": "Mangler finansiering for 2021."},
+]  # fmt: skip
+LINK = re.compile(r"https?://\S+/r/\d+/\S+")
 
 
 def run_demo(console: Console, fresh: bool = True) -> None:
+    from flows.build_summary import run_demo_summary
     from flows.import_plan import import_plan
+    from flows.rounds import close_status_round
     from flows.send_reminders import send_reminders
     from followup.overview_view import render_overview
     from notifications.outbox import read_outbox
@@ -48,16 +63,10 @@ def run_demo(console: Console, fresh: bool = True) -> None:
     render_overview(overview, console)
 
     console.print(Rule("4. Reminders through spring 2020 (Prefect flow send-reminders)"))
-    seen = 0
-    for day in SPRING_2020:
-        report = send_reminders(as_of=day)
-        console.print(f"[bold]{report.summary()}[/bold]", highlight=False)
-        messages = read_outbox(settings.outbox_dir)
-        for m in messages[seen:]:
-            console.print(f"   to {m.to}: {m.subject}", markup=False, highlight=False)
-        seen = len(messages)
+    remind(console, SPRING_2020)
     rerun = send_reminders(as_of=SPRING_2020[-1])
     console.print(f"the same day again: {rerun.summary()}", markup=False, highlight=False)
+    messages = read_outbox(settings.outbox_dir)
     if messages:
         first = messages[0]
         console.print(Rule(f"One of the messages, as the outbox holds it ({first.path.name})"))
@@ -66,12 +75,130 @@ def run_demo(console: Console, fresh: bool = True) -> None:
             markup=False,
             highlight=False,
         )
+    with reply_app() as base_url:
+        round_id = run_round(console, base_url)
+    console.print(Rule("8. The ministry's summary of the round (Prefect flow build-summary)"))
+    close_status_round(round_id=round_id, summary=False)
+    console.print(f"round {round_id} closed: its links no longer take replies", highlight=False)
+    run_demo_summary(console, round_id=round_id)
     console.print(
-        f"\nThe outbox: {settings.outbox_dir} ({len(messages)} messages); "
-        "list it with `followup outbox`.",
+        f"\nThe outbox: {settings.outbox_dir} ({len(read_outbox(settings.outbox_dir))} "
+        "messages); list it with `followup outbox`.",
         markup=False,
         highlight=False,
     )
+
+
+def remind(console: Console, days: list[date]) -> None:
+    """Run send-reminders for each day and show the messages it put in the outbox."""
+    from flows.send_reminders import send_reminders
+    from notifications.outbox import read_outbox
+
+    folder = get_settings().outbox_dir
+    for day in days:
+        seen = len(read_outbox(folder))
+        report = send_reminders(as_of=day)
+        console.print(f"[bold]{report.summary()}[/bold]", highlight=False)
+        for m in read_outbox(folder)[seen:]:
+            console.print(f"   to {m.to}: {m.subject}", markup=False, highlight=False)
+
+
+def run_round(console: Console, base_url: str) -> int:
+    """Open the 1 June round, answer for every owner but one through the web form, chase the
+    one missing, and show the round's status."""
+    from flows.rounds import open_status_round
+    from followup.round_view import print_round_status
+    from notifications.outbox import read_outbox
+
+    folder = get_settings().outbox_dir
+    console.print(Rule(f"5. A reporting round: {ROUND_LABEL} (Prefect flow open-status-round)"))
+    seen = len(read_outbox(folder))
+    round_id = open_status_round(label=ROUND_LABEL, as_of=ROUND_AS_OF, deadline=ROUND_DEADLINE)
+    invitations = [m for m in read_outbox(folder)[seen:] if LINK.search(m.text)]
+    console.print(
+        f"round {round_id} opened: {len(invitations)} invitations, each with a personal link; "
+        f"reply by {ROUND_DEADLINE}",
+        highlight=False,
+    )
+
+    console.print(Rule(f"6. Owners answer through the web form ({base_url})"))
+    left_out = invitations[-1]
+    with httpx.Client(timeout=30) as client:
+        for n, message in enumerate(invitations[:-1]):
+            link = LINK.search(message.text).group(0)
+            items, receipt = answer_by_link(client, link, n)
+            console.print(
+                f"   {message.to}: {items} item(s) → HTTP {receipt}", markup=False, highlight=False
+            )
+    console.print(f"   {left_out.to}: does not answer", markup=False, highlight=False)
+
+    console.print(Rule("7. Chasing who is missing (send-reminders), then who is missing"))
+    remind(console, AFTER_THE_ROUND)
+    print_round_status(console, round_id)
+    return round_id
+
+
+def answer_by_link(client: httpx.Client, link: str, n: int) -> tuple[int, int]:
+    """Open a personal link and submit the form as a person would: every item, each with
+    one of the demo's answers; returns (items answered, the receipt's HTTP status)."""
+    form = client.get(link)
+    form.raise_for_status()
+    tokens = re.findall(r'name="item" value="([^"]+)"', form.text)
+    fields: list[tuple[str, str]] = [("lang", "nb")]
+    for i, token in enumerate(tokens):
+        fields.append(("item", token))
+        fields += [(f"{token}.{k}", v) for k, v in ANSWERS[(n + i) % len(ANSWERS)].items()]
+    receipt = client.post(
+        link,
+        content=urlencode(fields),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        follow_redirects=True,
+    )
+    if "/receipt/" not in str(receipt.url):
+        raise RuntimeError(f"the form refused the demo's answers: {receipt.text[:500]}")
+    return len(tokens), receipt.status_code
+
+
+@contextmanager
+def reply_app() -> Iterator[str]:
+    """The reply web app on a free loopback port for the demo; links in messages point to it."""
+    import socket
+
+    import uvicorn
+
+    from followup.web.app import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}"
+    os.environ["FOLLOWUP_PUBLIC_URL"] = base_url
+    get_settings.cache_clear()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="demo-reply-app", daemon=True)
+    thread.start()
+    try:
+        wait_until_up(f"{base_url}/healthz")
+        yield base_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def wait_until_up(url: str, seconds: float = 20.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)  # a poll interval
+    raise RuntimeError(f"the reply app did not start at {url}")
 
 
 def reset(settings) -> None:

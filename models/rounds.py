@@ -295,6 +295,7 @@ class MissingAfterDeadline:
 
     round: ReportingRound
     missing: list[ContactProgress]
+    asked: int  # people asked in the round
 
     @property
     def stage(self) -> str:
@@ -357,7 +358,8 @@ def missing_after_deadline(
         stage = MISSING_STAGE.format(deadline=rnd.deadline.isoformat())
         if (round_token(rnd.id), coordinator_id) in _claimed(session, plan_id, stage):
             continue
-        missing = [p for p in progress(session, rnd) if not p.complete]
+        people = progress(session, rnd)
+        missing = [p for p in people if not p.complete]
         if missing:
-            out.append(MissingAfterDeadline(rnd, missing))
+            out.append(MissingAfterDeadline(rnd, missing, len(people)))
     return out

@@ -42,7 +42,9 @@ def compose_missing_notices(session: Session, ctx: PlanContext, as_of: date) -> 
     rendered = render(
         "missing_replies",
         language,
-        subject=t["subject_missing"].format(label=first.round.label, n=len(first.missing)),
+        subject=t["subject_missing"].format(
+            label=first.round.label, n=len(first.missing), total=first.asked
+        ),
         recipient=coordinator.name,
         plan=ctx.plan,
         rounds=rounds,
