@@ -24,11 +24,11 @@ def compose_missing_notices(session: Session, ctx: PlanContext, as_of: date) -> 
     t = STRINGS[language]
     rounds = [
         dict(
-            heading=f"{t['missing_heading']}: {m.round.label}",
+            heading=t["missing_round"].format(
+                label=m.round.label, date=date_full(m.round.deadline, language)
+            ),
             lines=[
                 t["missing_line"].format(
-                    label=m.round.label,
-                    date=date_full(m.round.deadline, language),
                     name=p.contact.name,
                     missing=p.expected - p.replied,
                     expected=p.expected,
