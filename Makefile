@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint format install clean bench
+.PHONY: demo up test lint format install clean bench
 
 install: $(STAMP)
 
@@ -20,6 +20,12 @@ demo: $(STAMP)
 	FOLLOWUP_DATA_DIR="$${FOLLOWUP_DATA_DIR:-$(CURDIR)/var/demo}" \
 	PREFECT_HOME="$${PREFECT_HOME:-$(CURDIR)/var/prefect}" \
 	$(BIN)/followup demo
+
+# Everything on this machine for real: the Prefect server and UI (port 4200), every deployment
+# with its schedule, and the reply web app (port 8000). Data under var/up/.
+up: $(STAMP)
+	FOLLOWUP_DATA_DIR="$${FOLLOWUP_DATA_DIR:-$(CURDIR)/var/up}" $(BIN)/followup db upgrade
+	FOLLOWUP_DATA_DIR="$${FOLLOWUP_DATA_DIR:-$(CURDIR)/var/up}" $(BIN)/followup up
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -21,6 +21,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
+from flows.hooks import notify_failure
 from models.settings import get_settings
 from notifications.delivery import Outcome, deliver
 from notifications.summary_mail import Built, SendReport, build, queue_summary
@@ -88,7 +89,7 @@ def _run_name() -> str:
     return f"build-summary {params.get('plan') or ''} {what}".replace("  ", " ")
 
 
-@flow(name="build-summary", flow_run_name=_run_name)
+@flow(name="build-summary", flow_run_name=_run_name, on_failure=[notify_failure])
 def build_summary(
     plan: str | None = None,
     round: int | None = None,  # the issue names it so; shadows the builtin here only
@@ -97,7 +98,19 @@ def build_summary(
     language: str = "nb",
 ) -> SummaryResult:
     """Write the follow-up summary of a round (or of a date), publish it, and send it to the
-    plan's ministry recipients with the HTML and Word files attached."""
+    plan's ministry recipients with the HTML and Word files attached.
+
+    Args:
+        plan: Planens nøkkel (tom når det er én plan). / The plan's key (empty when there
+            is one plan).
+        round: Rapporteringsrundens id (tom: status per datoen). / The reporting round's id
+            (empty: the status as of the date).
+        as_of: Datoen rapporten gjelder, når ingen runde er valgt (tom: i dag). / The date
+            of the summary when no round is given (empty: today).
+        send: Send rapporten til departementets mottakere. / Send the summary to the
+            ministry's recipients.
+        language: Språk: nb, nn eller en. / Language: nb, nn or en.
+    """
     built = write_files(plan, round, as_of, language)
     publish(built)
     result = SummaryResult(built)

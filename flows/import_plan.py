@@ -6,6 +6,7 @@ was created and changed, so coordinators can see in the UI what an import did.""
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
+from flows.hooks import notify_failure
 from models.db import session_scope
 from models.importer import ImportResult, import_path
 
@@ -28,9 +29,16 @@ def describe_import(result: ImportResult, path: str) -> str:
     return "\n".join(lines)
 
 
-@flow(name="import-plan", flow_run_name="import-plan {path}")
+@flow(name="import-plan", flow_run_name="import-plan {path}", on_failure=[notify_failure])
 def import_plan(path: str, plan_key: str | None = None) -> ImportResult:
-    """Import a plan file (YAML) or merge a measures table (CSV) into a plan."""
+    """Import a plan file (YAML) or merge a measures table (CSV) into a plan.
+
+    Args:
+        path: Planfil (.yaml) eller tiltakstabell (.csv) på maskinen som kjører flyten. /
+            A plan file (.yaml) or measures table (.csv) on the machine running the flow.
+        plan_key: Planens nøkkel, for en CSV-tabell (tom når det er én plan). / The plan's
+            key, for a CSV table (empty when there is one plan).
+    """
     result = import_file(path, plan_key)
     get_run_logger().info(result.summary())
     create_markdown_artifact(

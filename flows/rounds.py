@@ -316,7 +316,7 @@ def close_status_round(
 
 @flow(
     name="close-due-rounds",
-    flow_run_name="close-due-rounds {as_of}",
+    flow_run_name=lambda: f"close-due-rounds {flow_run.parameters.get('as_of') or today()}",
     on_failure=[notify_failure],
 )
 def close_due_rounds(as_of: date | None = None) -> list[int]:

@@ -17,6 +17,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 
 from flows.deliveries import deliver_queued
+from flows.hooks import notify_failure
 from models.calendar import day_off_name, today
 from models.messages import DeliveryState
 from notifications import dispatch
@@ -81,9 +82,16 @@ def _run_name() -> str:
     return f"send-reminders {flow_run.parameters.get('as_of') or today()}"
 
 
-@flow(name="send-reminders", flow_run_name=_run_name)
+@flow(name="send-reminders", flow_run_name=_run_name, on_failure=[notify_failure])
 def send_reminders(as_of: date | None = None, dry_run: bool = False) -> RunReport:
-    """Send the deadline reminders due on a day (Norwegian working days only), exactly once."""
+    """Send the deadline reminders due on a day (Norwegian working days only), exactly once.
+
+    Args:
+        as_of: Dagen fristene vurderes ut fra (tom: i dag i Oslo). / The day to judge
+            deadlines by (empty: today in Oslo).
+        dry_run: Bare vis hva som ville blitt sendt; send og lagre ingenting. / Only show
+            what would go out; send and record nothing.
+    """
     report = RunReport(as_of=as_of or today(), dry_run=dry_run)
     if (name := day_off_name(report.as_of)) is not None:
         report.day_off = name

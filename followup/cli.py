@@ -310,12 +310,19 @@ def round_open(
 
 @round_app.command("close")
 @friendly
-def round_close(round_id: RoundOption = None, plan: PlanOption = None) -> None:
-    """Close a round (flow close-status-round): links stop working."""
+def round_close(
+    round_id: RoundOption = None,
+    plan: PlanOption = None,
+    no_summary: Annotated[
+        bool, typer.Option("--no-summary", help="Close without building the summary.")
+    ] = False,
+) -> None:
+    """Close a round (flow close-status-round): links stop working, and the ministry's
+    summary of the round is written and sent (see `followup summary`)."""
     from flows.rounds import close_status_round
 
     checked_engine()
-    closed = close_status_round(round_id=round_id, plan=plan)
+    closed = close_status_round(round_id=round_id, plan=plan, summary=not no_summary)
     out.print(f"round {closed} closed", highlight=False)
     _print_round_status(closed)
 
@@ -372,46 +379,9 @@ def round_status(round_id: RoundOption = None, plan: PlanOption = None) -> None:
 
 
 def _print_round_status(round_id: int) -> None:
-    from rich.table import Table
-    from sqlmodel import select
+    from followup.round_view import print_round_status
 
-    from models.reporting import ReportingRound, RoundEvent
-    from models.rounds import progress
-
-    with session_scope() as session:
-        rnd = session.get(ReportingRound, round_id)
-        people = progress(session, rnd)
-        events = session.exec(
-            select(RoundEvent).where(RoundEvent.round_id == round_id).order_by(RoundEvent.id)
-        ).all()
-        table = Table(
-            title=f"Round {rnd.id}: {rnd.label} ({rnd.state.value}), as of {rnd.as_of},"
-            f" reply by {rnd.deadline}",
-            title_justify="left",
-        )
-        for name in ("Person", "Answered", "Last reply (UTC)", ""):
-            table.add_column(name)
-        for p in people:
-            table.add_row(
-                p.contact.name,
-                f"{p.replied} of {p.expected}",
-                p.last_reply_at.strftime("%Y-%m-%d %H:%M") if p.last_reply_at else "–",
-                "complete" if p.complete else "[red]MISSING[/red]",
-            )
-        out.print(table)
-        missing = [p.contact.name for p in people if not p.complete]
-        out.print(
-            f"{len(people) - len(missing)} of {len(people)} people complete; missing: "
-            f"{', '.join(missing) or 'nobody'}",
-            markup=False,
-            highlight=False,
-        )
-        for e in events:
-            out.print(
-                f"  {e.at:%Y-%m-%d %H:%M} {e.event} {e.detail or ''} ({e.by or '?'})",
-                markup=False,
-                highlight=False,
-            )
+    print_round_status(out, round_id)
 
 
 @app.command("reply")
@@ -523,10 +493,18 @@ def serve(
 def demo(
     fresh: Annotated[bool, typer.Option(help="Start from an empty demo database.")] = True,
 ) -> None:
-    """The story on embedded defaults: import the bundled plan and show it."""
+    """The whole story on embedded defaults: import the bundled plan, remind through spring
+    2020, run the 1 June 2020 round with replies over HTTP, and build the summary."""
     from followup.demo import run_demo
 
     run_demo(out, fresh=fresh)
+
+
+from followup import cli_doctor, cli_summary, cli_up  # noqa: E402
+
+cli_summary.register(app)
+cli_up.register(app)
+cli_doctor.register(app)
 
 
 def main() -> None:
