@@ -15,10 +15,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-# The demo keeps its data (SQLite, outbox, reports) and Prefect's local state under var/.
+# The demo keeps its data (SQLite, outbox, reports) and Prefect's local state under var/;
+# Prefect's own log lines are kept to warnings so that the story reads (runs still show in
+# Prefect's local server while it runs).
 demo: $(STAMP)
 	FOLLOWUP_DATA_DIR="$${FOLLOWUP_DATA_DIR:-$(CURDIR)/var/demo}" \
 	PREFECT_HOME="$${PREFECT_HOME:-$(CURDIR)/var/prefect}" \
+	PREFECT_LOGGING_LEVEL="$${PREFECT_LOGGING_LEVEL:-WARNING}" \
+	PREFECT_SERVER_ANALYTICS_ENABLED=false \
 	$(BIN)/followup demo
 
 # Everything on this machine for real: the Prefect server and UI (port 4200), every deployment
