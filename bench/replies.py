@@ -5,17 +5,31 @@
 
 It creates a fresh database on the server of URL (dropped at the end), migrates it, imports a
 plan of USERS owners with three measures each, opens a round and sends the invitations to
-the outbox. The reply app then runs under uvicorn in its own processes (``--workers``), and
-this process plays USERS owners at once (one thread each, loopback only), each taking the
-link from their own invitation and repeating what a person does: open the form, send a
-status for their three measures, open the receipt (``--think`` seconds between rounds).
-Every request has a timeout and the run stops after ``--seconds``.
+the outbox. The reply app then runs under uvicorn in its own processes (``--workers``, through
+followup.web.serve), and this process plays USERS owners at once (loopback only), each taking
+the link from their own invitation and repeating what a person does: open the form, send a
+status for their three measures, open the receipt. Every request has a timeout and the run
+stops after ``--seconds``.
+
+Two scenarios, told apart in the printed header:
+
+* ``--think 0`` (default): saturation. Every owner sends the next request the moment the
+  last one is answered (a closed loop of USERS requests in flight), so the latency is set
+  by throughput: about USERS / (requests per second).
+* ``--think T``: people. After each round (form, reply, receipt) an owner pauses a random
+  0.5 T to 1.5 T seconds, and owners start at random moments within the first T seconds,
+  as people do; a fixed pause would keep all of them in lockstep, arriving in waves.
+
+The owners are played by one asyncio loop speaking plain HTTP/1.1 over one keep-alive
+connection per owner (as a browser does): a light load generator, so that on a small
+machine the measurement is of the app and not of the client's own CPU use.
 
 It prints requests, throughput and latency (p50/p95/p99) per kind of request, errors, and
 then checks the history: every submission the app answered 303 for must be in the database
 with all its rows. Target: p95 under 100 ms, nothing lost."""
 
 import argparse
+import asyncio
 import os
 import random
 import re
@@ -33,7 +47,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import yaml
@@ -161,6 +175,19 @@ def _contact_of(link: str) -> int:
     return read_token(link.rsplit("/", 1)[1]).contact_id
 
 
+def app_concurrency() -> tuple[int, str]:
+    """Request threads per app worker, and its pool, as the app sizes them (see lifespan in
+    followup.web.app), from the same settings."""
+    from followup.web.app import REQUEST_THREADS
+    from models.db import get_engine
+
+    pool = get_engine().pool
+    overflow = max(0, getattr(pool, "_max_overflow", 0))
+    get_engine().dispose()
+    threads = max(1, min(REQUEST_THREADS, pool.size() + overflow))
+    return threads, f"{pool.size()} + {overflow} overflow"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -168,12 +195,12 @@ def free_port() -> int:
 
 
 def start_app(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen:
+    """uvicorn through followup.web.serve: one socket per worker (SO_REUSEPORT), so that
+    connections are spread over the workers and keep TCP_NODELAY (see that module)."""
     command = [
         sys.executable,
         "-m",
-        "uvicorn",
-        "followup.web.app:create_app",
-        "--factory",
+        "followup.web.serve",
         "--host",
         "127.0.0.1",
         "--port",
@@ -182,7 +209,6 @@ def start_app(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen:
         str(workers),
         "--log-level",
         "warning",
-        "--no-access-log",
     ]
     return subprocess.Popen(command, env=env, start_new_session=True)
 
@@ -229,58 +255,125 @@ def reply_fields(items: list[str], rng: random.Random) -> dict[str, list[str]]:
     return data
 
 
-def owner(
+class HttpError(Exception):
+    """The server broke the HTTP exchange (closed the connection, sent garbage)."""
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection, as one browser tab keeps it."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, target: str, body: bytes = b""
+    ) -> tuple[int, dict[str, str], bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = f"{method} {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+        if method == "POST":
+            head += (
+                "Content-Type: application/x-www-form-urlencoded\r\n"
+                f"Content-Length: {len(body)}\r\n"
+            )
+        self.writer.write(head.encode("latin-1") + b"\r\n" + body)
+        try:
+            raw = await self.reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            raise HttpError("no response") from exc
+        lines = raw.decode("latin-1").split("\r\n")
+        try:
+            status = int(lines[0].split(" ", 2)[1])
+        except (IndexError, ValueError) as exc:
+            raise HttpError(f"bad status line {lines[0]!r}") from exc
+        headers = {}
+        for line in lines[1:]:
+            if line:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+        if "content-length" in headers:
+            content = await self.reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            content = b""
+            while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                content += await self.reader.readexactly(size + 2)
+            await self.reader.readuntil(b"\r\n")
+        else:
+            content = await self.reader.read()
+            headers["connection"] = "close"
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, headers, content
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def owner(
     link: str, items: list[str], stop_at: float, think: float, stats: Stats, seed: int
 ) -> None:
     """One person: form, reply, receipt, again until the time is up."""
     rng = random.Random(seed)
-    path = urlsplit(link).path
-    base = link[: -len(path)]
-    with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT, follow_redirects=False) as client:
+    parts = urlsplit(link)
+    path = parts.path
+    connection = Connection(parts.hostname, parts.port)
+    if think:
+        await asyncio.sleep(rng.uniform(0, think))  # people do not all start at once
+    try:
         while time.monotonic() < stop_at:
             location = None
             for kind in ("form", "reply", "receipt"):
                 if kind == "receipt" and location is None:
                     break
+                if kind == "form":
+                    method, target, body, expected = "GET", path, b"", 200
+                elif kind == "reply":
+                    body = urlencode(reply_fields(items, rng), doseq=True).encode()
+                    method, target, expected = "POST", path, 303
+                else:
+                    method, target, body, expected = "GET", location, b"", 200
                 start = time.perf_counter()
                 try:
-                    if kind == "form":
-                        response = client.get(path)
-                        expected = 200
-                    elif kind == "reply":
-                        response = client.post(path, data=reply_fields(items, rng))
-                        expected = 303
-                    else:
-                        response = client.get(location)
-                        expected = 200
-                except httpx.HTTPError as exc:
+                    status, headers, _ = await asyncio.wait_for(
+                        connection.request(method, target, body), REQUEST_TIMEOUT
+                    )
+                except (TimeoutError, OSError, HttpError, asyncio.IncompleteReadError) as exc:
                     stats.add(kind, time.perf_counter() - start, type(exc).__name__)
+                    connection.close()  # its state is unknown: start afresh
                     break
                 elapsed = time.perf_counter() - start
-                if response.status_code != expected:
-                    stats.add(kind, elapsed, f"HTTP {response.status_code}")
+                if status != expected:
+                    stats.add(kind, elapsed, f"HTTP {status}")
                     break
                 stats.add(kind, elapsed)
                 if kind == "reply":
-                    location = response.headers["location"]
-                    with stats.lock:
-                        stats.acknowledged.append(urlsplit(location).path.rsplit("/", 1)[1])
+                    location = headers["location"]
+                    stats.acknowledged.append(urlsplit(location).path.rsplit("/", 1)[1])
             if think:
-                time.sleep(think)  # the person reads and types: pacing, not waiting on state
+                # the person reads and types: pacing, not waiting on state
+                await asyncio.sleep(think * rng.uniform(0.5, 1.5))
+    finally:
+        connection.close()
 
 
 def load(owners: dict[str, tuple[str, list[str]]], seconds: float, think: float, stats: Stats):
-    """Every owner at once, each in a thread, for ``seconds``; the time it took."""
-    stop_at = time.monotonic() + seconds
-    threads = [
-        threading.Thread(target=owner, args=(link, items, stop_at, think, stats, i), daemon=True)
-        for i, (link, items) in enumerate(owners.values())
-    ]
+    """Every owner at once, all in one event loop, for ``seconds``; the time it took."""
+
+    async def run() -> None:
+        stop_at = time.monotonic() + seconds
+        await asyncio.gather(
+            *(
+                owner(link, items, stop_at, think, stats, i)
+                for i, (link, items) in enumerate(owners.values())
+            )
+        )
+
     began = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=seconds + REQUEST_TIMEOUT * 3 + 10)
+    asyncio.run(run())
     return time.perf_counter() - began
 
 
@@ -389,6 +482,8 @@ def main() -> None:
             f"database {name}: {args.users} owners x {ITEMS_PER_OWNER} measures, round opened, "
             f"invitations in the outbox ({time.perf_counter() - started:.1f} s)"
         )
+        threads, pool = app_concurrency()
+        load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
         app = start_app(port, args.workers, env)
         wait_healthy(f"http://127.0.0.1:{port}", app)
         warm = Stats()
@@ -400,10 +495,24 @@ def main() -> None:
         client_cpu = after.ru_utime + after.ru_stime - own_cpu.ru_utime - own_cpu.ru_stime
         stop_app(app)  # its processes are waited for: their CPU time can be read
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        scenario = (
+            f"people: think time {args.think:g} s per round (random 0.5x-1.5x, staggered starts)"
+            if args.think
+            else "saturation: no think time (closed loop, each owner always has a request out)"
+        )
         print(
-            f"{args.users} owners for {elapsed:.1f} s (after {args.warmup:g} s of warm-up) "
-            f"against uvicorn with {args.workers} worker(s) on PostgreSQL, "
-            f"think time {args.think:g} s, loopback"
+            f"{args.users} owners for {elapsed:.1f} s (after {args.warmup:g} s of warm-up); "
+            f"{scenario}"
+        )
+        print(
+            f"server: followup.web.serve (uvicorn), {args.workers} worker process(es) with a "
+            f"socket each, {threads} request threads per worker, DB pool {pool} per worker; "
+            f"PostgreSQL on the same machine; {os.cpu_count()} cores; "
+            f"load average before the run {load_before}"
+        )
+        print(
+            "client: one asyncio loop in the bench process, plain HTTP/1.1, one keep-alive "
+            f"connection per owner, timeout {REQUEST_TIMEOUT:g} s, loopback"
         )
         print()
         print_table(stats, elapsed)

@@ -4,12 +4,17 @@ Every submission is kept whole (append-only); the latest reply counts. A person 
 report on the items they were asked about in the round, and only while it is open."""
 
 import uuid
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 
+from sqlalchemy import bindparam, func
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from models.items import ItemKind, ItemRef
+from models.plan import Assignment, Measure
 from models.reporting import ReplyChannel, ReportingRound, RoundState, StatusReport
 from models.rounds import scope_of
 from models.status import Status
@@ -114,13 +119,19 @@ def record_reply(
     channel: ReplyChannel,
     entered_by: str | None = None,
     submission: str | None = None,
+    scope: Collection[str] | None = None,
 ) -> list[StatusReport]:
     """Append the replies to the history (all or nothing, in the caller's transaction).
 
+    ``rnd`` is the round (a ReportingRound, or any object with its id, plan_id, label,
+    as_of and state). ``scope`` is the person's items in the round when the caller has them
+    already (a round's scope never changes once it is opened); otherwise they are looked up.
     Recording the same ``submission`` again returns what was recorded the first time."""
     if rnd.state != RoundState.OPEN:
         raise ReplyRefused(f"round {rnd.label} is closed", "closed")
-    mine = {r.item for r in scope_of(session, rnd.id, contact_id)}
+    mine = (
+        set(scope) if scope is not None else {r.item for r in scope_of(session, rnd.id, contact_id)}
+    )
     if not mine:
         raise ReplyRefused("this person was not asked in this round", "not_asked")
     foreign = [r.item for r in replies if r.item not in mine]
@@ -164,26 +175,168 @@ def record_reply(
 
 def latest_in_round(
     session: Session, rnd: ReportingRound, contact_id: int
-) -> dict[str, StatusReport]:
+) -> dict[str, "LatestReport"]:
     """This person's latest report per item, in this round or earlier (to pre-fill a form)."""
     items = [r.item for r in scope_of(session, rnd.id, contact_id)]
-    refs = [ItemRef.parse(i) for i in items]
-    measure_ids = [r.id for r in refs if r.kind == ItemKind.MEASURE]
-    assignment_ids = [r.id for r in refs if r.kind == ItemKind.ASSIGNMENT]
-    reports = session.exec(
-        select(StatusReport)
+    return {
+        token: item.latest
+        for token, item in items_with_latest(session, items).items()
+        if item.latest is not None
+    }
+
+
+@dataclass(frozen=True)
+class LatestReport:
+    """The fields of an item's latest status report that a form shows."""
+
+    status: str
+    progress: int | None
+    done: str | None
+    next_steps: str | None
+    expected_completion: date | None
+    risk_note: str | None
+    submitted_at: datetime
+
+
+@dataclass(frozen=True)
+class ScopeItem:
+    """A measure or assignment as a person reporting on it sees it, with its latest report."""
+
+    token: str  # ItemRef.token
+    kind: ItemKind
+    number: int | None  # measures
+    key: str | None  # assignments
+    title: str
+    deadline: date | None
+    latest: LatestReport | None
+
+
+_LATEST_COLUMNS = (
+    "status",
+    "progress",
+    "done",
+    "next_steps",
+    "expected_completion",
+    "risk_note",
+    "submitted_at",
+)
+
+
+def items_with_latest(session: Session, tokens: Iterable[str]) -> dict[str, ScopeItem]:
+    """The named items (ItemRef tokens) with each one's latest report, whoever sent it.
+
+    One query per kind of item, and only for the items named: each item's latest report is
+    found by ``max(id)`` over that item's reports, which the (measure_id, id) and
+    (assignment_id, id) indexes answer without reading the item's older history. Items no
+    longer in the plan are left out."""
+    refs = [ItemRef.parse(t) for t in tokens]
+    out: dict[str, ScopeItem] = {}
+    for kind in ItemKind:
+        ids = [r.id for r in refs if r.kind == kind]
+        if not ids:
+            continue
+        # Core, not ORM, execution: plain rows, and a good part of the per-query cost saved
+        for item_id, label, title, deadline, status, *rest in session.connection().execute(
+            _items_query(kind), {"ids": ids}
+        ):
+            token = ItemRef(kind, item_id).token
+            out[token] = ScopeItem(
+                token=token,
+                kind=kind,
+                number=label if kind == ItemKind.MEASURE else None,
+                key=label if kind == ItemKind.ASSIGNMENT else None,
+                title=title,
+                deadline=deadline,
+                latest=None if status is None else LatestReport(status, *rest),
+            )
+    return out
+
+
+@lru_cache
+def _items_query(kind: ItemKind):
+    """Built once: the statement is the same on every page, only the ids differ."""
+    if kind == ItemKind.MEASURE:
+        model, label, deadline, report_col = (
+            Measure,
+            Measure.number,
+            Measure.planned_end,
+            "measure_id",
+        )
+    else:
+        model, label = Assignment, Assignment.key
+        deadline, report_col = Assignment.deadline, "assignment_id"
+    older = aliased(StatusReport)
+    latest_id = (
+        select(func.max(older.id))
+        .where(getattr(older, report_col) == model.id)
+        .correlate(model)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            model.id,
+            label,
+            model.title,
+            deadline,
+            *(getattr(StatusReport, c) for c in _LATEST_COLUMNS),
+        )
+        .outerjoin(StatusReport, StatusReport.id == latest_id)
+        .where(model.id.in_(bindparam("ids", expanding=True)))
+    )
+
+
+@dataclass(frozen=True)
+class RecordedItem:
+    """One row of a submission as its receipt shows it."""
+
+    token: str
+    kind: ItemKind
+    number: int | None
+    key: str | None
+    title: str | None  # None when the item has since left the plan
+    report: LatestReport
+
+
+def submission_rows(
+    session: Session, round_id: int, contact_id: int, submission: str
+) -> list[RecordedItem]:
+    """What one submission recorded, per item, if it is this person's in this round."""
+    rows = (
+        session.connection()
+        .execute(
+            _submission_query(),
+            {"submission": submission, "round_id": round_id, "contact_id": contact_id},
+        )
+        .all()
+    )
+    out = []
+    for measure_id, assignment_id, number, key, title, *report in rows:
+        ref = (
+            ItemRef(ItemKind.MEASURE, measure_id)
+            if measure_id is not None
+            else ItemRef(ItemKind.ASSIGNMENT, assignment_id)
+        )
+        out.append(RecordedItem(ref.token, ref.kind, number, key, title, LatestReport(*report)))
+    return out
+
+
+@lru_cache
+def _submission_query():
+    return (
+        select(
+            StatusReport.measure_id,
+            StatusReport.assignment_id,
+            Measure.number,
+            Assignment.key,
+            func.coalesce(Measure.title, Assignment.title),
+            *(getattr(StatusReport, c) for c in _LATEST_COLUMNS),
+        )
+        .outerjoin(Measure, Measure.id == StatusReport.measure_id)
+        .outerjoin(Assignment, Assignment.id == StatusReport.assignment_id)
         .where(
-            (StatusReport.measure_id.in_(measure_ids))
-            | (StatusReport.assignment_id.in_(assignment_ids))
+            StatusReport.submission == bindparam("submission"),
+            StatusReport.round_id == bindparam("round_id"),
+            StatusReport.contact_id == bindparam("contact_id"),
         )
         .order_by(StatusReport.id)
-    ).all()
-    latest: dict[str, StatusReport] = {}
-    for report in reports:
-        token = (
-            ItemRef(ItemKind.MEASURE, report.measure_id)
-            if report.measure_id
-            else ItemRef(ItemKind.ASSIGNMENT, report.assignment_id)
-        ).token
-        latest[token] = report
-    return latest
+    )

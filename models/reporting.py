@@ -7,7 +7,7 @@ counts, and none is ever updated or deleted.
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.columns import enum_type
@@ -44,7 +44,10 @@ class ReportingRound(SQLModel, table=True):
 class RoundItem(SQLModel, table=True):
     """An item in a round's scope, and who was asked to report on it."""
 
-    __table_args__ = (UniqueConstraint("round_id", "item", name="uq_round_item"),)
+    __table_args__ = (
+        UniqueConstraint("round_id", "item", name="uq_round_item"),
+        Index("ix_rounditem_round_id_contact_id", "round_id", "contact_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="reportinground.id", ondelete="CASCADE", index=True)
@@ -84,6 +87,9 @@ class StatusReport(SQLModel, table=True):
             name="status_report_one_item",
         ),
         UniqueConstraint("submission", "item", name="uq_status_report_submission_item"),
+        # An item's latest report is max(id) over its reports: one index probe (migration 0004).
+        Index("ix_statusreport_measure_id_id", "measure_id", "id"),
+        Index("ix_statusreport_assignment_id_id", "assignment_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

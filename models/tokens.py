@@ -7,6 +7,7 @@ not expire by itself: it stops working when its round is closed, which the calle
 
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -51,7 +52,14 @@ def _generated_key(data_dir: Path) -> str:
 
 
 def _serializer(settings: Settings | None) -> URLSafeSerializer:
-    return URLSafeSerializer(signing_keys(settings), salt=SALT)
+    return _serializer_for(tuple(signing_keys(settings)))
+
+
+@lru_cache(maxsize=16)
+def _serializer_for(keys: tuple[str, ...]) -> URLSafeSerializer:
+    """One serializer per set of keys: a page view verifies a token, and building the
+    serializer (key derivation for each key) costs more than the check itself."""
+    return URLSafeSerializer(list(keys), salt=SALT)
 
 
 def make_token(round_id: int, contact_id: int, settings: Settings | None = None) -> str:

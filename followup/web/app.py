@@ -2,30 +2,50 @@
 status, and sends a status for each; no account, no JavaScript.
 
 Links carry a signed token for one round and one contact. A forged or altered token, or one
-for another round, gets 403; a closed round 410; nothing is written in either case."""
+for another round, gets 403; a closed round 410; nothing is written in either case.
+
+Each page asks the database only about the person behind the link: one query for the round,
+the person and the plan's title, one per kind of item for their items with each one's latest
+report (never the whole plan), and the write itself. The round's scope (who reports on
+what) is written once when the round opens and never changes, so each worker keeps it."""
 
 import logging
+import os
+import sys
+import threading
+from collections import OrderedDict
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import select
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 
 from followup.web.strings import WEB
-from models.db import session_scope
-from models.items import ItemKind, ItemRef, load_items
+from models.db import get_engine, session_scope
+from models.items import ItemKind
 from models.plan import Contact, Plan
 from models.replies import (
     FIELDS,
     FieldError,
     ItemReply,
-    latest_in_round,
+    ScopeItem,
+    items_with_latest,
     record_reply,
+    submission_rows,
     validate_item,
 )
-from models.reporting import ReplyChannel, ReportingRound, RoundState, StatusReport
-from models.rounds import coordinator_of, scope_of
+from models.reporting import ReplyChannel, ReportingRound, RoundItem, RoundState
+from models.rounds import coordinator_of
 from models.settings import get_settings
 from models.status import LABELS, Status, status_label
 from models.tokens import BadToken, read_token
@@ -41,6 +61,9 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+RECEIPT_TEXT_LIMIT = 160  # characters of "what was done" and "next steps" on the receipt
+SCOPE_CACHE_SIZE = 20_000  # (round, person) pairs a worker remembers
+REQUEST_THREADS = 8  # per worker process; see lifespan in create_app
 
 templates = Environment(
     loader=PackageLoader("followup.web", "templates"),
@@ -48,6 +71,7 @@ templates = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,  # templates ship with the code: no stat() of the files per page
 )
 
 
@@ -56,6 +80,64 @@ class Refused(Exception):
 
     def __init__(self, status: int, heading: str, text: str, language: str):
         self.status, self.heading, self.text, self.language = status, heading, text, language
+
+
+@dataclass(frozen=True)
+class RoundView:
+    """The round as a page needs it: what validate_item and record_reply read of a
+    ReportingRound, without building an ORM object on every page."""
+
+    id: int
+    plan_id: int
+    label: str
+    as_of: date
+    deadline: date
+    state: RoundState
+
+
+@dataclass
+class Visit:
+    """Who opened a link, for which round, and in which language the page is."""
+
+    rnd: RoundView
+    contact_id: int
+    contact_name: str
+    plan_title: str
+    language: str
+
+
+class ScopeCache:
+    """Each person's items in a round (ItemRef tokens, in form order), remembered per worker.
+
+    A round's RoundItem rows are written when it opens and never changed afterwards, so
+    what was read once stays true for the round's life. Bounded (least recently used out);
+    a person with no items is not remembered. Per app instance, so that an app made for
+    another database never sees another database's scope."""
+
+    def __init__(self, size: int = SCOPE_CACHE_SIZE):
+        self.size = size
+        self._items: OrderedDict[tuple[int, int], tuple[str, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session, round_id: int, contact_id: int) -> tuple[str, ...]:
+        key = (round_id, contact_id)
+        with self._lock:
+            scope = self._items.get(key)
+            if scope is not None:
+                self._items.move_to_end(key)
+                return scope
+        scope = tuple(
+            session.connection()
+            .execute(_scope_query(), {"round_id": round_id, "contact_id": contact_id})
+            .scalars()
+            .all()
+        )
+        if scope:
+            with self._lock:
+                self._items[key] = scope
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+        return scope
 
 
 def pick_language(request: Request, fallback: str) -> str:
@@ -67,6 +149,11 @@ def page(name: str, status: int = 200, **context) -> HTMLResponse:
     return HTMLResponse(templates.get_template(name).render(**context), status_code=status)
 
 
+@lru_cache(maxsize=4096)
+def full_date(day: date, language: str) -> str:
+    return date_full(day, language)
+
+
 def item_label(kind: ItemKind, number: int | None, key: str | None, t: dict) -> str:
     return (
         t["measure"].format(number=number)
@@ -75,21 +162,43 @@ def item_label(kind: ItemKind, number: int | None, key: str | None, t: dict) -> 
     )
 
 
-def load_request(session, round_id: int, token: str, request: Request):
-    """The round and the contact a link is for, or Refused."""
+def shorten(text: str | None, limit: int = RECEIPT_TEXT_LIMIT) -> tuple[str | None, bool]:
+    """The text cut at a word boundary to about ``limit`` characters; whether it was cut."""
+    if not text:
+        return None, False
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text, False
+    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+    return cut.rstrip(" ,.;:") + " …", True
+
+
+def load_request(
+    session, round_id: int, token: str, request: Request, *, for_writing: bool = False
+) -> Visit:
+    """The round and the contact a link is for (one query), or Refused.
+
+    ``for_writing`` takes a share lock on the round's row until the transaction ends:
+    replies may be written side by side, but closing the round waits for them, so no reply
+    is recorded in a round that was closed after it was checked."""
     language = pick_language(request, "nb")
     t = WEB[language]
     try:
         claim = read_token(token)
     except BadToken:
         raise Refused(403, t["forbidden_title"], t["forbidden_text"], language) from None
-    rnd = session.get(ReportingRound, round_id)
-    if claim.round_id != round_id or rnd is None:
+    if claim.round_id != round_id:
         raise Refused(403, t["forbidden_title"], t["forbidden_text"], language)
-    contact = session.get(Contact, claim.contact_id)
-    if contact is None or contact.plan_id != rnd.plan_id:
+    found = (
+        session.connection()
+        .execute(_visit_query(for_writing), {"round_id": round_id, "contact_id": claim.contact_id})
+        .first()
+    )
+    if found is None:  # no such round, or a person not of its plan
         raise Refused(403, t["forbidden_title"], t["forbidden_text"], language)
-    language = pick_language(request, contact.language.value)
+    *round_fields, name, contact_language, plan_title = found
+    rnd = RoundView(*round_fields)
+    language = pick_language(request, contact_language.value)
     t = WEB[language]
     if rnd.state != RoundState.OPEN:
         coordinator = coordinator_of(session, rnd.plan_id)
@@ -101,26 +210,60 @@ def load_request(session, round_id: int, token: str, request: Request):
             ),
             language,
         )
-    return rnd, contact, language
+    return Visit(rnd, claim.contact_id, name, plan_title, language)
+
+
+_ROUND_FIELDS = ("id", "plan_id", "label", "as_of", "deadline", "state")
+
+
+@lru_cache
+def _visit_query(for_writing: bool):
+    """Built once per kind (the statement is the same on every page, only the ids differ)."""
+    query = (
+        sa_select(
+            *(getattr(ReportingRound, name) for name in _ROUND_FIELDS),
+            Contact.name,
+            Contact.language,
+            Plan.title,
+        )
+        .join(Plan, Plan.id == ReportingRound.plan_id)
+        .join(
+            Contact,
+            (Contact.id == bindparam("contact_id")) & (Contact.plan_id == ReportingRound.plan_id),
+        )
+        .where(ReportingRound.id == bindparam("round_id"))
+    )
+    return query.with_for_update(read=True, of=ReportingRound) if for_writing else query
+
+
+@lru_cache
+def _scope_query():
+    return (
+        sa_select(RoundItem.item)
+        .where(
+            RoundItem.round_id == bindparam("round_id"),
+            RoundItem.contact_id == bindparam("contact_id"),
+        )
+        .order_by(RoundItem.id)
+    )
 
 
 def form_items(
-    session,
-    rnd: ReportingRound,
-    contact: Contact,
+    visit: Visit,
+    items: dict[str, ScopeItem],
+    scope: tuple[str, ...],
     language: str,
     values: dict | None = None,
     errors: dict | None = None,
 ) -> list[dict]:
     t = WEB[language]
-    scope = [r.item for r in scope_of(session, rnd.id, contact.id)]
-    by_token = {i.ref.token: i for i in load_items(session, rnd.plan_id)}
-    latest = latest_in_round(session, rnd, contact.id)
     oslo = ZoneInfo(get_settings().timezone)
     out = []
     for token in scope:
-        item = by_token[token]
-        last = latest.get(token)
+        item = items.get(token)
+        if item is None:
+            continue  # left the plan since the round opened: nothing to report on
+        last = item.latest
         prefilled = {name: "" for name in FIELDS}
         if last is not None:
             prefilled.update(
@@ -136,9 +279,9 @@ def form_items(
         out.append(
             dict(
                 token=token,
-                label=item_label(item.ref.kind, item.number, item.key, t),
+                label=item_label(item.kind, item.number, item.key, t),
                 title=item.title,
-                deadline=date_full(item.deadline, language) if item.deadline else None,
+                deadline=full_date(item.deadline, language) if item.deadline else None,
                 last=dict(
                     status=status_label(last.status, language),
                     when=last.submitted_at.astimezone(oslo).strftime("%Y-%m-%d %H:%M"),
@@ -152,11 +295,9 @@ def form_items(
     return out
 
 
-def render_form(
-    session, rnd, contact, language, status=200, values=None, errors=None, summary=None
-) -> HTMLResponse:
+def render_form(visit: Visit, language: str, listed: list[dict], status=200, summary=None):
     t = WEB[language]
-    plan = session.get(Plan, rnd.plan_id)
+    rnd = visit.rnd
     return page(
         "form.html.j2",
         status,
@@ -165,25 +306,64 @@ def render_form(
         languages=LANGUAGES,
         page_title=(f"{t['errors_title'].format(n=len(summary))} – " if summary else "")
         + t["title"].format(label=rnd.label),
-        plan_title=plan.title,
+        plan_title=visit.plan_title,
         round_label=rnd.label,
-        contact_name=contact.name,
-        as_of=date_full(rnd.as_of, language),
-        deadline=date_full(rnd.deadline, language),
+        contact_name=visit.contact_name,
+        as_of=full_date(rnd.as_of, language),
+        deadline=full_date(rnd.deadline, language),
         statuses=[(s.value, LABELS[language][s]) for s in Status],
-        items=form_items(session, rnd, contact, language, values, errors),
+        items=listed,
         errors=summary or [],
     )
 
 
-def create_app() -> FastAPI:
-    app = FastAPI(title="followup replies", docs_url=None, redoc_url=None, openapi_url=None)
+class SecurityHeaders:
+    """Adds HEADERS to every response (plain ASGI: no extra task per request)."""
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next) -> Response:
-        response = await call_next(request)
-        response.headers.update(HEADERS)
-        return response
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app() -> FastAPI:
+    scopes = ScopeCache()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        import anyio.to_thread
+
+        # A request runs in a worker thread and holds one pooled connection: never more
+        # threads than connections (they would only queue for the pool, or time out).
+        # The work is mostly Python, so a few threads keep the CPU busy while others wait
+        # on the database; more only contend for the GIL (measured: 8 threads per worker
+        # served ~30% more than 15 at saturation). Other requests wait in the event loop.
+        pool = get_engine().pool
+        capacity = pool.size() + max(0, getattr(pool, "_max_overflow", 0))
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(1, min(REQUEST_THREADS, capacity))
+        yield
+
+    app = FastAPI(
+        title="followup replies",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> HTMLResponse:
@@ -206,140 +386,179 @@ def create_app() -> FastAPI:
     @app.get("/r/{round_id}/{token}", response_class=HTMLResponse)
     def show_form(round_id: int, token: str, request: Request) -> HTMLResponse:
         with session_scope() as session:
-            rnd, contact, language = load_request(session, round_id, token, request)
-            return render_form(session, rnd, contact, language)
+            visit = load_request(session, round_id, token, request)
+            scope = scopes.get(session, round_id, visit.contact_id)
+            items = items_with_latest(session, scope)
+        listed = form_items(visit, items, scope, visit.language)
+        return render_form(visit, visit.language, listed)
 
     @app.post("/r/{round_id}/{token}", response_class=HTMLResponse)
     async def submit(
         round_id: int, token: str, request: Request, background: BackgroundTasks
     ) -> Response:
-        form = await request.form()
+        try:
+            form = await request.form()
+            pairs = list(form.multi_items())
+        except HTTPException:  # a body that is no form (bad multipart): as if nothing was sent
+            pairs = []
         posted: dict[str, dict[str, str]] = {}
-        for name, value in form.multi_items():
+        for name, value in pairs:
             token_part, _, field = name.rpartition(".")
             if token_part and field in FIELDS:
                 posted.setdefault(token_part, {})[field] = str(value)
-        for item in form.getlist("item"):
-            posted.setdefault(str(item), {})
-        language_override = form.get("lang")
-        return await _run_sync(
-            lambda: _submit(round_id, token, request, posted, language_override, background)
+        for name, value in pairs:
+            if name == "item":
+                posted.setdefault(str(value), {})
+        language_override = next((str(v) for n, v in pairs if n == "lang"), None)
+        return await run_in_threadpool(
+            _submit, round_id, token, request, posted, language_override, background
         )
 
     def _submit(round_id, token, request, posted, language_override, background) -> Response:
         with session_scope() as session:
-            rnd, contact, language = load_request(session, round_id, token, request)
-            if language_override in WEB:
-                language = language_override
+            visit = load_request(session, round_id, token, request, for_writing=True)
+            language = language_override if language_override in WEB else visit.language
             t = WEB[language]
-            mine = {r.item for r in scope_of(session, rnd.id, contact.id)}
-            if set(posted) - mine:
+            scope = scopes.get(session, round_id, visit.contact_id)
+            if set(posted) - set(scope):
                 raise Refused(403, t["forbidden_title"], t["not_yours"], language)
             replies: list[ItemReply] = []
-            errors: dict[str, dict[str, str]] = {}
-            summary = []
-            items = {i["token"]: i for i in form_items(session, rnd, contact, language)}
-            order = [tok for tok in items if tok in posted]
-            for index, tok in enumerate(items, start=1):
-                if tok not in posted:
+            problems_of: dict[str, list[FieldError]] = {}
+            for tok in scope:
+                raw = posted.get(tok)
+                if raw is None or not any((v or "").strip() for v in raw.values()):
                     continue
-                raw = posted[tok]
-                if not any((v or "").strip() for v in raw.values()):
-                    continue
-                reply, problems = validate_item(tok, raw, rnd)
+                reply, problems = validate_item(tok, raw, visit.rnd)
                 if reply:
                     replies.append(reply)
-                for p in problems:
-                    message = _message(p, t, language)
-                    errors.setdefault(tok, {})[p.field] = message
-                    summary.append(
-                        dict(
-                            field_id=f"i{index}-{p.field}",
-                            label=f"{items[tok]['label']}, {t[p.field]}",
-                            message=message,
-                        )
-                    )
-            if not replies and not summary:
-                first = list(items).index(order[0]) + 1 if order else 1
-                summary.append(
-                    dict(field_id=f"i{first}-status", label=t["status"], message=t["nothing"])
+                if problems:
+                    problems_of[tok] = problems
+            if replies and not problems_of:
+                rows = record_reply(
+                    session,
+                    visit.rnd,
+                    visit.contact_id,
+                    replies,
+                    channel=ReplyChannel.WEB,
+                    entered_by=visit.contact_name,
+                    scope=scope,
                 )
-            if summary:
-                values = {
-                    tok: {name: posted.get(tok, {}).get(name, "") for name in FIELDS}
-                    for tok in items
-                }
-                return render_form(session, rnd, contact, language, 400, values, errors, summary)
-            rows = record_reply(
-                session, rnd, contact.id, replies, channel=ReplyChannel.WEB, entered_by=contact.name
+                submission = rows[0].submission
+            else:
+                submission = None
+                items = items_with_latest(session, scope)  # for the form shown again
+        if submission is not None:
+            background.add_task(sync_prefect, round_id, visit.contact_id)
+            return RedirectResponse(
+                f"/r/{round_id}/{token}/receipt/{submission}?lang={language}", status_code=303
             )
-            submission = rows[0].submission
-        background.add_task(sync_prefect, round_id, contact.id)
-        return RedirectResponse(
-            f"/r/{round_id}/{token}/receipt/{submission}?lang={language}", status_code=303
-        )
+        return _form_again(visit, language, items, scope, posted, problems_of)
+
+    def _form_again(visit, language, items, scope, posted, problems_of) -> HTMLResponse:
+        """The form once more (400), with what was typed, each error at its field and all
+        of them listed at the top, linked to their fields."""
+        t = WEB[language]
+        shown = [tok for tok in scope if tok in items]
+        errors: dict[str, dict[str, str]] = {}
+        summary = []
+        labels = {
+            tok: item_label(items[tok].kind, items[tok].number, items[tok].key, t) for tok in shown
+        }
+        for index, tok in enumerate(shown, start=1):
+            for p in problems_of.get(tok, []):
+                message = _message(p, t, language)
+                errors.setdefault(tok, {})[p.field] = message
+                summary.append(
+                    dict(
+                        field_id=f"i{index}-{p.field}",
+                        label=f"{labels[tok]}, {t[p.field]}",
+                        message=message,
+                    )
+                )
+        if not summary and shown:
+            # Nothing filled in at all: the error belongs to the first status asked for
+            # (the first item the post named, else the first on the form).
+            first = next((tok for tok in shown if tok in posted), shown[0])
+            errors[first] = {"status": t["nothing"]}
+            summary.append(
+                dict(
+                    field_id=f"i{shown.index(first) + 1}-status",
+                    label=t["status"],
+                    message=t["nothing"],
+                )
+            )
+        values = {
+            tok: {name: posted.get(tok, {}).get(name, "") for name in FIELDS} for tok in shown
+        }
+        listed = form_items(visit, items, scope, language, values, errors)
+        return render_form(visit, language, listed, 400, summary)
 
     @app.get("/r/{round_id}/{token}/receipt/{submission}", response_class=HTMLResponse)
     def receipt(round_id: int, token: str, submission: str, request: Request) -> HTMLResponse:
         with session_scope() as session:
-            rnd, contact, language = load_request(session, round_id, token, request)
-            t = WEB[language]
-            rows = session.exec(
-                select(StatusReport)
-                .where(
-                    StatusReport.submission == submission,
-                    StatusReport.round_id == rnd.id,
-                    StatusReport.contact_id == contact.id,
+            visit = load_request(session, round_id, token, request)
+            recorded = submission_rows(session, round_id, visit.contact_id, submission)
+        language = visit.language
+        t = WEB[language]
+        if not recorded:
+            raise Refused(404, t["forbidden_title"], t["forbidden_text"], language)
+        oslo = ZoneInfo(get_settings().timezone)
+        when = recorded[0].report.submitted_at.astimezone(oslo).strftime("%Y-%m-%d %H:%M")
+        rows = []
+        for r in recorded:
+            done, done_cut = shorten(r.report.done)
+            next_steps, next_cut = shorten(r.report.next_steps)
+            risk_note, risk_cut = shorten(r.report.risk_note)
+            expected = r.report.expected_completion
+            rows.append(
+                dict(
+                    label=item_label(r.kind, r.number, r.key, t),
+                    title=r.title or "",
+                    status=status_label(r.report.status, language),
+                    progress=r.report.progress,
+                    expected=full_date(expected, language) if expected else None,
+                    done=done,
+                    next_steps=next_steps,
+                    risk_note=risk_note,
+                    shortened=done_cut or next_cut or risk_cut,
                 )
-                .order_by(StatusReport.id)
-            ).all()
-            if not rows:
-                raise Refused(404, t["forbidden_title"], t["forbidden_text"], language)
-            by_token = {i.ref.token: i for i in load_items(session, rnd.plan_id)}
-            oslo = ZoneInfo(get_settings().timezone)
-            when = rows[0].submitted_at.astimezone(oslo).strftime("%Y-%m-%d %H:%M")
-            plan = session.get(Plan, rnd.plan_id)
-            return page(
-                "receipt.html.j2",
-                language=language,
-                t=t,
-                page_title=t["receipt_title"],
-                plan_title=plan.title,
-                round_label=rnd.label,
-                when=when,
-                reference=submission[:12],
-                form_url=f"/r/{round_id}/{token}?lang={language}",
-                rows=[
-                    dict(
-                        label=item_label(
-                            ItemRef.parse(r.item).kind,
-                            by_token[r.item].number,
-                            by_token[r.item].key,
-                            t,
-                        ),
-                        title=by_token[r.item].title,
-                        status=status_label(r.status, language),
-                        progress=r.progress,
-                    )
-                    for r in rows
-                ],
             )
+        return page(
+            "receipt.html.j2",
+            language=language,
+            t=t,
+            page_title=t["receipt_title"],
+            plan_title=visit.plan_title,
+            round_label=visit.rnd.label,
+            when=when,
+            reference=submission[:12],
+            form_url=f"/r/{round_id}/{token}?lang={language}",
+            rows=rows,
+            shortened=any(row["shortened"] for row in rows),
+        )
 
     return app
 
 
-async def _run_sync(fn):
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(fn)
-
-
 def _message(problem: FieldError, t: dict, language: str) -> str:
     params = {
-        k: (date_full(v, language) if hasattr(v, "isoformat") else v)
+        k: (full_date(v, language) if hasattr(v, "isoformat") else v)
         for k, v in problem.params.items()
     }
     return t[problem.code].format(**params)
+
+
+def _prefect_configured() -> bool:
+    """Whether a Prefect server is configured, without importing Prefect when it cannot be:
+    the environment names none and Prefect is not loaded (a test harness or a profile may
+    set it in-process). Importing Prefect costs seconds and much memory in a web worker."""
+    if os.environ.get("PREFECT_API_URL"):
+        return True
+    if "prefect.settings" not in sys.modules:
+        return False
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())
 
 
 def sync_prefect(round_id: int, contact_id: int) -> None:
@@ -347,9 +566,7 @@ def sync_prefect(round_id: int, contact_id: int) -> None:
 
     Best effort: when Prefect is down the reply is already safe in the database, and
     `reconcile-reply-runs` catches up later."""
-    from prefect.settings import PREFECT_API_URL
-
-    if not PREFECT_API_URL.value():
+    if not _prefect_configured():
         return  # no Prefect server configured (e.g. the demo): nothing to tell
     try:
         from flows.round_artifacts import refresh_round_artifacts

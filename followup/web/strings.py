@@ -49,6 +49,14 @@ WEB: dict[str, dict[str, str]] = {
         "col_item": "Tiltak/oppdrag",
         "col_status": "Status",
         "col_progress": "Fremdrift",
+        "col_expected": "Forventet ferdig",
+        "col_done": "Hva er gjort",
+        "col_next_steps": "Neste steg",
+        "col_risk_note": "Risiko og tiltak",
+        "not_given": "ikke oppgitt",
+        "receipt_recorded": "Dette ble registrert:",
+        "receipt_shortened": "Lange tekster er forkortet her (…); hele teksten er lagret og "
+        "står i skjemaet.",
     },
     "nn": {
         "language_name": "Nynorsk",
@@ -98,6 +106,14 @@ WEB: dict[str, dict[str, str]] = {
         "col_item": "Tiltak/oppdrag",
         "col_status": "Status",
         "col_progress": "Framdrift",
+        "col_expected": "Venta ferdig",
+        "col_done": "Kva er gjort",
+        "col_next_steps": "Neste steg",
+        "col_risk_note": "Risiko og tiltak",
+        "not_given": "ikkje oppgitt",
+        "receipt_recorded": "Dette vart registrert:",
+        "receipt_shortened": "Lange tekstar er korta ned her (…); heile teksten er lagra og "
+        "står i skjemaet.",
     },
     "en": {
         "language_name": "English",
@@ -146,5 +162,13 @@ WEB: dict[str, dict[str, str]] = {
         "col_item": "Measure/assignment",
         "col_status": "Status",
         "col_progress": "Progress",
+        "col_expected": "Expected completion",
+        "col_done": "What was done",
+        "col_next_steps": "Next steps",
+        "col_risk_note": "Risk and mitigation",
+        "not_given": "not given",
+        "receipt_recorded": "This was recorded:",
+        "receipt_shortened": "Long texts are shortened here (…); the whole text is saved and "
+        "shown in the form.",
     },
 }

@@ -2,7 +2,14 @@
 links from real invitation messages, refusals that write nothing, validation, receipts,
 escaping, concurrent replies, security headers, languages and key rotation."""
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,7 +25,15 @@ from models.rounds import close_round
 from models.settings import get_settings
 from models.status import Status
 from models.tokens import SALT, make_token
-from tests.web import BundledRound, Invitee, live_app, open_bundled_round, read_form  # noqa: F401
+from tests.servers import free_port
+from tests.web import (  # noqa: F401
+    BundledRound,
+    Invitee,
+    live_app,
+    open_bundled_round,
+    read_form,
+    wait_healthy,
+)
 
 NINE_DIGITS = "123456789"
 
@@ -184,6 +199,53 @@ def test_empty_post_asks_for_a_status(client, bundled) -> None:
     assert report_count() == 0
 
 
+def assert_nothing_error_tied_to_first_status(html: str, person: Invitee) -> None:
+    """The form again, whole, with the one error listed at the top and shown at the first
+    status group, which points at it; the radios say they are invalid."""
+    form = read_form(html)
+    assert form.items == list(person.items)  # the whole form, not an error page
+    assert form.summary_links == ["#i1-status"]
+    assert "<title>Skjemaet har 1 feil" in html and 'role="alert"' in html
+    group = form.ids["i1-status"]
+    assert group["tag"] == "fieldset"
+    assert "i1-status-error" in group["aria-describedby"].split()
+    assert form.ids["i1-status-error"]["tag"] == "p"
+    assert "Feil:</span> Fyll inn status for minst ett tiltak eller oppdrag." in html
+    for value in ("not_started", "on_track", "completed"):
+        assert form.ids[f"i1-status-{value}"].get("aria-invalid") == "true"
+    assert "aria-invalid" not in form.ids["i2-status-on_track"]  # only the first is marked
+
+
+def test_post_without_any_field_shows_the_form_with_the_error_at_its_field(client, bundled) -> None:
+    person = bundled["hdir-koordinator"]
+    path = path_of(person.url)
+    bodies = {
+        "no body at all": {},
+        "an empty form": {
+            "content": b"",
+            "headers": {"content-type": "application/x-www-form-urlencoded"},
+        },
+        "broken multipart": {
+            "content": b"--x\r\nnonsense",
+            "headers": {"content-type": "multipart/form-data; boundary=x"},
+        },
+        "multipart without a boundary": {
+            "content": b"",
+            "headers": {"content-type": "multipart/form-data"},
+        },
+    }
+    for case, body in bodies.items():
+        response = client.post(path, **body)
+        assert response.status_code == 400, case
+        assert response.headers["content-type"].startswith("text/html"), case
+        assert '<html lang="nb">' in response.text, case
+        assert_nothing_error_tied_to_first_status(response.text, person)
+    # the form as served, sent back untouched (every item named, nothing filled in)
+    untouched = client.post(path, data=form_data(person, {}))
+    assert_nothing_error_tied_to_first_status(untouched.text, person)
+    assert report_count() == 0
+
+
 def test_another_persons_measure_is_refused_and_nothing_written(client, bundled) -> None:
     person, other = bundled["hdir-koordinator"], bundled["hdir-folkehelse"]
     foreign = other.items[0]
@@ -240,6 +302,54 @@ def test_successful_post_redirects_to_the_receipt_and_is_recorded(client, bundle
     form = read_form(client.get(path_of(person.url)).text)
     assert form.values[f"{first}.status"] == "delayed"
     assert form.values[f"{second}.progress"] == "100"
+
+
+def test_receipt_shows_what_was_recorded_per_item(client, bundled) -> None:
+    person = bundled["hdir-koordinator"]  # bokmål, two items
+    first, second = person.items
+    long_done = "Kartlagt tilbudet i tre kommuner og holdt arbeidsmøter. " * 10
+    typed = {
+        first: {
+            "status": "delayed",
+            "progress": "35",
+            "done": long_done,
+            "next_steps": "Pilot i <b>to</b> kommuner",
+            "expected_completion": "2021-03-31",
+            "risk_note": "Forsinket oppstart",
+        },
+        second: {"status": "completed"},
+    }
+    response = client.post(path_of(person.url), data=form_data(person, typed))
+    assert response.status_code == 303
+    receipt = client.get(response.headers["location"])
+    assert receipt.status_code == 200
+    sections = receipt.text.split('<section class="recorded"')[1:]
+    assert len(sections) == 2
+    one, two = sections
+    assert "Tiltak 14" in one
+    for shown in (
+        "<dt>Status</dt><dd>forsinket</dd>",
+        "<dt>Fremdrift</dt><dd>35 %</dd>",
+        "<dt>Forventet ferdig</dt><dd>onsdag 31. mars 2021</dd>",
+        "<dt>Neste steg</dt><dd>Pilot i &lt;b&gt;to&lt;/b&gt; kommuner</dd>",
+        "<dt>Risiko og tiltak</dt><dd>Forsinket oppstart</dd>",
+    ):
+        assert shown in one, shown
+    done = one.split("<dt>Hva er gjort</dt><dd>")[1].split("</dd>")[0]
+    assert done.startswith("Kartlagt tilbudet i tre kommuner og holdt arbeidsmøter.")
+    assert done.endswith(" …") and len(done) <= 165  # shortened at a word
+    assert "Lange tekster er forkortet her" in receipt.text
+    # the second item: what was not given says so in words, not by a blank or a colour
+    assert "<dt>Status</dt><dd>fullført</dd>" in two
+    assert "<dt>Fremdrift</dt><dd>ikke oppgitt</dd>" in two
+    assert "<dt>Forventet ferdig</dt><dd>ikke oppgitt</dd>" in two
+    assert "Risiko og tiltak" not in two
+    # each item is a section named by its heading
+    assert 'aria-labelledby="r1"' in one and '<h2 id="r1">' in one
+    # the whole text is kept in the history and offered in the form again
+    (row,) = [r for r in reports() if r.item == first]
+    assert row.done == long_done.strip()
+    assert read_form(client.get(path_of(person.url)).text).values[f"{first}.done"] == row.done
 
 
 def test_html_in_text_is_stored_as_written_and_escaped_when_shown(client, bundled) -> None:
@@ -359,3 +469,84 @@ def test_old_links_work_after_key_rotation(live_app, monkeypatch) -> None:  # no
         new = client.get(f"/r/{bundled.round_id}/{new_token}")
         assert new.status_code == 200 and person.name in new.text
     assert [r.progress for r in reports()] == [5]
+
+
+def test_a_reply_does_not_load_prefect_when_no_server_is_configured(tmp_path) -> None:
+    """sync_prefect after each web reply: without PREFECT_API_URL it must not import Prefect
+    (seconds of CPU and much memory in every web worker, for nothing)."""
+    code = (
+        "import sys\n"
+        "from followup.web.app import sync_prefect\n"
+        "sync_prefect(1, 1)\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] == 'prefect'], 'imported'\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env["FOLLOWUP_DATA_DIR"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_served_sockets_are_tcp_so_connections_get_nodelay() -> None:
+    """uvicorn --workers binds its socket without naming TCP, and asyncio then leaves Nagle
+    on: ~40 ms per keep-alive response (Kludex/uvicorn#3149). followup.web.serve does not."""
+    from followup.web.serve import listening_socket
+
+    listener = listening_socket("127.0.0.1", 0, reuse_port=True)
+    try:
+        assert listener.proto == socket.IPPROTO_TCP
+        assert listener.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+        listener.listen()
+        with socket.create_connection(listener.getsockname()):
+            accepted, _ = listener.accept()
+            with accepted:
+                assert accepted.proto == socket.IPPROTO_TCP  # so asyncio sets TCP_NODELAY
+    finally:
+        listener.close()
+
+
+def test_served_by_two_workers_and_stopped_by_sigterm(settings_env) -> None:
+    """followup.web.serve with two worker processes (one socket each, SO_REUSEPORT): both
+    answer, and SIGTERM stops the lot."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "followup.web.serve", "--port", str(port), "--workers", "2"],
+        env=dict(os.environ),
+        start_new_session=True,
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}")
+        for _ in range(20):  # a new connection each time: the kernel spreads them
+            with httpx.Client(timeout=5) as c:
+                assert c.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        workers = [pid for pid in child_pids(process.pid) if "spawn_main" in cmdline(pid)]
+        assert len(workers) == 2
+        deadline = time.monotonic() + 15
+        while not all(listens_on(pid, port) for pid in workers):  # each its own socket
+            assert time.monotonic() < deadline, "a worker never listened on the port"
+            time.sleep(0.05)  # poll interval
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+
+
+def child_pids(parent: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{parent}/task/{parent}/children").read_text().split()]
+
+
+def cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def listens_on(pid: int, port: int) -> bool:
+    """Whether one of the process's own sockets is a TCP listener on ``port``."""
+    inodes = {
+        os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1]
+        for fd in os.listdir(f"/proc/{pid}/fd")
+        if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")
+    }
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "0A" and int(local.split(":")[1], 16) == port and inode in inodes:
+            return True
+    return False

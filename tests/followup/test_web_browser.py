@@ -158,8 +158,10 @@ def test_keyboard_reply_refused_then_recorded_bokmal(live_app) -> None:  # noqa:
 
         assert "/receipt/" in page.url
         assert page.locator("h1").inner_text() == "Takk, statusen er registrert"
-        receipt = page.locator("table").inner_text()
+        receipt = page.locator("main").inner_text()
         assert "Tiltak 14" in receipt and "forsinket" in receipt and "30 %" in receipt
+        assert "Kartlagt tilbudet i tre kommuner." in receipt  # what was done, as recorded
+        assert "onsdag 30. juni 2021" in receipt  # the expected completion
         assert_accessible(page, "the receipt")
         submission = urlsplit(page.url).path.rsplit("/", 1)[1]
 
@@ -203,7 +205,7 @@ def test_keyboard_reply_in_nynorsk(live_app) -> None:  # noqa: F811
         tab_to(page, "button:Lagre og send status")
         assert submit_by_keyboard(page, "Enter") == 303
         assert page.locator("h1").inner_text() == "Takk, statusen er registrert"
-        assert "Framdrift" in page.locator("table").inner_text()
+        assert "Framdrift" in page.locator("main").inner_text()
         submission = urlsplit(page.url).path.rsplit("/", 1)[1]
     (row,) = rows_of(submission)
     assert (row.item, row.status, row.progress) == (ingrid.items[0], "on_track", 60)
@@ -245,7 +247,7 @@ def test_language_switch_to_nynorsk_by_keyboard(live_app) -> None:  # noqa: F811
         assert submit_by_keyboard(page, "Space") == 303
         assert urlsplit(page.url).query == "lang=nn"  # the receipt keeps the chosen language
         assert "Tilbake til skjemaet" in page.locator("main").inner_text()
-        assert page.locator("table").inner_text().count("ikkje starta") == 1
+        assert page.locator(".recorded").inner_text().count("ikkje starta") == 1
         submission = urlsplit(page.url).path.rsplit("/", 1)[1]
     (row,) = rows_of(submission)
     assert (row.item, row.status, row.contact_id) == (
