@@ -474,15 +474,16 @@ def reply(
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Worker processes (one per core).")
+    ] = 1,
 ) -> None:
     """Run the reply web app (links in messages start with FOLLOWUP_PUBLIC_URL)."""
-    import uvicorn
-
-    from followup.web.app import create_app
+    from followup.web.serve import serve as serve_app
 
     checked_engine()
     err.print(f"reply app on http://{host}:{port}/ (links use {get_settings().public_url})")
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+    serve_app(host=host, port=port, workers=workers)
 
 
 # ---------------------------------------------------------------------------- demo
