@@ -561,6 +561,9 @@ def _prefect_configured() -> bool:
     return bool(PREFECT_API_URL.value())
 
 
+SYNC_TIMEOUT_SECONDS = 5.0
+
+
 def sync_prefect(round_id: int, contact_id: int) -> None:
     """After a web reply: resume the person's waiting run and refresh the round's artifacts.
 
@@ -569,6 +572,12 @@ def sync_prefect(round_id: int, contact_id: int) -> None:
     if not _prefect_configured():
         return  # no Prefect server configured (e.g. the demo): nothing to tell
     try:
+        from prefect.settings import (
+            PREFECT_API_REQUEST_TIMEOUT,
+            PREFECT_CLIENT_MAX_RETRIES,
+            temporary_settings,
+        )
+
         from flows.round_artifacts import refresh_round_artifacts
         from flows.rounds import resume_waiting_run
         from models.reporting import RoundContact
@@ -580,12 +589,20 @@ def sync_prefect(round_id: int, contact_id: int) -> None:
                 )
             ).first()
             run_id = rc.flow_run_id if rc and not rc.run_resolved else None
-        if run_id:
-            resume_waiting_run(run_id, "web")
-            with session_scope() as session:
-                session.exec(
-                    select(RoundContact).where(RoundContact.id == rc.id)
-                ).one().run_resolved = True
-        refresh_round_artifacts(round_id)
+        # A server that takes connections but never answers must not hold a request thread
+        # for minutes (Prefect's defaults: 60 s per request, 5 retries).
+        with temporary_settings(
+            updates={
+                PREFECT_API_REQUEST_TIMEOUT: SYNC_TIMEOUT_SECONDS,
+                PREFECT_CLIENT_MAX_RETRIES: 0,
+            }
+        ):
+            if run_id:
+                resume_waiting_run(run_id, "web")
+                with session_scope() as session:
+                    session.exec(
+                        select(RoundContact).where(RoundContact.id == rc.id)
+                    ).one().run_resolved = True
+            refresh_round_artifacts(round_id)
     except Exception as exc:  # Prefect unreachable: reconciled later
         log.warning("Prefect not updated after a reply (round %s): %s", round_id, exc)
