@@ -6,6 +6,7 @@ FOLLOWUP_PUBLIC_URL at it so the links in invitation messages lead to it.
 ``open_bundled_round()`` imports the bundled plan, opens a round, sends the invitations (to
 the outbox) and returns each person's link as the message holds it."""
 
+import contextvars
 import re
 import threading
 import time
@@ -64,7 +65,12 @@ def start_server(port: int) -> tuple[uvicorn.Server, threading.Thread]:
 
     config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    # In a copy of the caller's context: the app's background work (sync_prefect) sees the
+    # caller's Prefect settings (a new thread would start with an empty context).
+    context = contextvars.copy_context()
+    thread = threading.Thread(
+        target=context.run, args=(server.run,), name=f"uvicorn-{port}", daemon=True
+    )
     thread.start()
     return server, thread
 

@@ -12,15 +12,13 @@ The app's database is SQLite only (even when FOLLOWUP_TEST_POSTGRES_URL is set):
 is the Prefect outage, which does not depend on the app's database backend, and each run of
 this test costs ~40 s."""
 
-import contextvars
 import logging
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -29,13 +27,11 @@ from uuid import UUID
 
 import httpx
 import pytest
-import uvicorn
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from sqlmodel import select
 
 from flows.rounds import (
-    REPLY_DEPLOYMENT,
     close_status_round,
     open_status_round,
     reconcile_reply_runs,
@@ -45,13 +41,12 @@ from models.plan import Contact
 from models.reporting import ReplyChannel, RoundContact, StatusReport
 from models.settings import get_settings
 from notifications.outbox import read_outbox
-from tests.conftest import REPO
 from tests.plans import import_plan_data, plan_data
+from tests.reply_runs import serving_reply_runs, wait_for
 from tests.servers import free_port
-from tests.web import LINK, read_form, wait_healthy
+from tests.web import LINK, live_app, read_form  # noqa: F401 (live_app: a fixture)
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
-POLL = 0.25  # seconds between two looks at something we wait for
 
 PEOPLE = [
     {"key": "anne", "name": "Anne Avbrot", "language": "nb", "channels": ["anne@example.org"]},
@@ -61,22 +56,6 @@ MEASURES = [
     {"number": 1, "title": "Første tiltak", "owner": "anne", "planned_end": "2020-06-01"},
     {"number": 2, "title": "Andre tiltak", "owner": "bjorn", "planned_end": "2020-09-01"},
 ]
-
-
-def wait_for(check: Callable, what: str, seconds: float, log: Path | None = None):
-    """Poll ``check`` until it returns something true, or fail when the deadline passes."""
-    deadline = time.monotonic() + seconds
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-        except httpx.HTTPError as exc:  # a server not (yet, or no longer) answering
-            result, last = None, exc
-        if result:
-            return result
-        time.sleep(POLL)
-    tail = log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
-    raise AssertionError(f"timed out after {seconds} s waiting for {what} ({last})\n{tail}")
 
 
 @dataclass
@@ -172,74 +151,15 @@ def prefect_api(tmp_path) -> Iterator[PrefectServer]:
 @pytest.fixture
 def served_reply_deployment(settings_env, prefect_api, tmp_path) -> Iterator[Path]:
     """`collect-status-reply` served by its own process against this test's server."""
-    env = dict(
-        os.environ,
-        PREFECT_API_URL=prefect_api.api_url,
-        PREFECT_RUNNER_POLL_FREQUENCY="1",
-        PREFECT_LOGGING_LEVEL="INFO",
-    )
-    code = (
-        "from flows.rounds import collect_status_reply; "
-        "collect_status_reply.serve(name='collect-status-reply', pause_on_shutdown=False)"
-    )
-    log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:  # a file, not a pipe nobody reads: a full pipe blocks
-        process = subprocess.Popen(
-            [sys.executable, "-c", code],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for(deployment_served, "the reply deployment to be served", 60, log_path)
-        yield log_path
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:  # Prefect's runner can hang in its SIGTERM handler
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        print(log_path.read_text(errors="replace")[-8000:])  # shown when the test fails
-
-
-def deployment_served() -> bool:
-    from prefect.exceptions import ObjectNotFound
-
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_deployment_by_name(REPLY_DEPLOYMENT)
-            return True
-        except ObjectNotFound:
-            return False
+    with serving_reply_runs(prefect_api.api_url, tmp_path / "serve.log") as log:
+        yield log
 
 
 @pytest.fixture
-def reply_app(settings_env, prefect_api, monkeypatch) -> Iterator[str]:
-    """The reply app on a free loopback port (FOLLOWUP_PUBLIC_URL points at it, so the
-    invitations link to it). Like tests.web.live_app, except that its thread runs in a copy
-    of this test's context: its background `sync_prefect` talks to this test's server."""
-    from followup.web.app import create_app
-
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    monkeypatch.setenv("FOLLOWUP_PUBLIC_URL", base_url)
-    get_settings.cache_clear()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    context = contextvars.copy_context()  # a new thread starts with an empty context
-    thread = threading.Thread(target=context.run, args=(server.run,), daemon=True)
-    thread.start()
-    try:
-        wait_healthy(base_url)
-        yield base_url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "the reply app did not stop within 10 s"
+def reply_app(prefect_api, live_app) -> str:  # noqa: F811
+    """The reply app (tests.web.live_app), started after this test's Prefect settings are in
+    place, so its background `sync_prefect` talks to this test's server."""
+    return live_app
 
 
 def runs_of(round_id: int) -> dict[str, tuple[int, str, bool]]:

@@ -1,11 +1,9 @@
 """Rounds on a real Prefect server: opening a round starts one waiting (suspended) reply run
 per person; a web reply resumes its run; a reply through the UI's Resume form is recorded."""
 
-import os
-import subprocess
-import sys
-import time
+from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -22,8 +20,8 @@ from models.replies import ItemReply, record_reply
 from models.reporting import ReplyChannel, ReportingRound, RoundContact, StatusReport
 from models.rounds import scope_of
 from models.status import Status
-from tests.conftest import REPO
 from tests.plans import import_plan_data, plan_data
+from tests.reply_runs import serving_reply_runs, wait_for
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -38,55 +36,10 @@ MEASURES = [
 
 
 @pytest.fixture
-def served_reply_deployment(settings_env, tmp_path):
+def served_reply_deployment(settings_env, tmp_path) -> Iterator[Path]:
     """`collect-status-reply` served by its own process, as `followup up` does."""
-    env = dict(
-        os.environ,
-        PREFECT_API_URL=PREFECT_API_URL.value(),
-        PREFECT_RUNNER_POLL_FREQUENCY="1",
-        PREFECT_LOGGING_LEVEL="INFO",
-    )
-    code = (
-        "from flows.rounds import collect_status_reply; "
-        "collect_status_reply.serve(name='collect-status-reply', pause_on_shutdown=False)"
-    )
-    log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:  # a file, not a pipe nobody reads: a full pipe blocks
-        process = subprocess.Popen(
-            [sys.executable, "-c", code], cwd=REPO, env=env, stdout=log, stderr=log
-        )
-    try:
-        wait_for(lambda: deployment_exists(), "the reply deployment to be served", 60)
-        yield log_path
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:  # Prefect's runner can hang in its SIGTERM handler
-            process.kill()
-            process.wait()
-        print(log_path.read_text(errors="replace")[-8000:])  # shown when the test fails
-
-
-def deployment_exists() -> bool:
-    from prefect.exceptions import ObjectNotFound
-
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_deployment_by_name("collect-status-reply/collect-status-reply")
-            return True
-        except ObjectNotFound:
-            return False
-
-
-def wait_for(check, what: str, seconds: float = 120):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+    with serving_reply_runs(PREFECT_API_URL.value(), tmp_path / "serve.log") as log:
+        yield log
 
 
 def run_states(round_id: int) -> dict[str, str]:
