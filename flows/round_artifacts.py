@@ -2,6 +2,7 @@
 table of who is missing, refreshed whenever replies come in. Works with or without a
 running flow: from the web app and the CLI the artifacts are updated by id and key."""
 
+import json
 from uuid import UUID
 
 from prefect.artifacts import create_progress_artifact, create_table_artifact
@@ -43,11 +44,7 @@ def refresh_round_artifacts(round_id: int) -> float:
         )
         artifact_id = rnd.progress_artifact_id
     if artifact_id is None:
-        artifact_id = str(
-            create_progress_artifact(
-                progress=rate, key=artifact_key(rnd, "progress"), description=description
-            )
-        )
+        artifact_id = publish("progress", artifact_key(rnd, "progress"), rate, description)
         with session_scope() as session:
             session.get(ReportingRound, round_id).progress_artifact_id = artifact_id
     else:
@@ -57,9 +54,31 @@ def refresh_round_artifacts(round_id: int) -> float:
             client.update_artifact(
                 UUID(artifact_id), ArtifactUpdate(data=rate, description=description)
             )
-    create_table_artifact(
-        key=artifact_key(rnd, "missing"),
-        table=missing or [{"person": "–", "items": 0, "answered": 0, "last reply (UTC)": "–"}],
-        description=description,
+    publish(
+        "table",
+        artifact_key(rnd, "missing"),
+        missing or [{"person": "–", "items": 0, "answered": 0, "last reply (UTC)": "–"}],
+        description,
     )
     return rate
+
+
+def publish(kind: str, key: str, data: float | list[dict], description: str) -> str:
+    """A keyed progress or table artifact; returns its id. Inside a flow or task it is tied
+    to the run; from the web app or the CLI (no run) it is written through the API, as
+    Prefect now asks."""
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    if FlowRunContext.get() or TaskRunContext.get():
+        if kind == "progress":
+            return str(create_progress_artifact(progress=data, key=key, description=description))
+        return str(create_table_artifact(key=key, table=data, description=description))
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import ArtifactCreate
+
+    payload = data if kind == "progress" else json.dumps(data)
+    with get_client(sync_client=True) as client:
+        created = client.create_artifact(
+            ArtifactCreate(key=key, type=kind, data=payload, description=description)
+        )
+    return str(created.id)

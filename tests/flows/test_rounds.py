@@ -1,12 +1,14 @@
 """Rounds on a real Prefect server: opening a round starts one waiting (suspended) reply run
 per person; a web reply resumes its run; a reply through the UI's Resume form is recorded."""
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from uuid import UUID
 
 import pytest
+from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
 from prefect.flow_runs import resume_flow_run
 from prefect.settings import PREFECT_API_URL
@@ -83,6 +85,9 @@ def test_round_runs_wait_and_are_resumed_by_any_reply(served_reply_deployment, t
         )
     sync_prefect(round_id, ola.id)
     wait_for(lambda: run_states(round_id)["ola"] == "Completed", "Ola's run to complete", 20)
+    # ...and the round's table of who is missing, in the UI, now names Siri only.
+    missing = json.loads(Artifact.get(f"round-{round_id}-missing").data)
+    assert [row["person"] for row in missing] == ["Siri Ui"]
 
     # Siri answers through the Prefect UI's Resume form: recorded like a web reply.
     resume_flow_run(
