@@ -64,8 +64,8 @@ def run_demo(console: Console, fresh: bool = True) -> None:
 
     console.print(Rule("4. Reminders through spring 2020 (Prefect flow send-reminders)"))
     remind(console, SPRING_2020)
-    rerun = send_reminders(as_of=SPRING_2020[-1])
-    console.print(f"the same day again: {rerun.summary()}", markup=False, highlight=False)
+    rerun = send_reminders(as_of=date(2020, 5, 29))
+    console.print(f"29 May again (exactly once): {rerun.summary()}", markup=False, highlight=False)
     messages = read_outbox(settings.outbox_dir)
     if messages:
         first = messages[0]
