@@ -4,13 +4,14 @@ exactly once, and queueing the digest that carries them."""
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import String, cast, insert, literal, text, update
+from sqlalchemy import String, bindparam, cast, insert, literal, text, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
 from models.calendar import is_working_day
-from models.db import driver_timestamp, fast_insert
+from models.db import driver_date, driver_timestamp, fast_insert
 from models.items import Item, is_open, latest_reports, load_items
 from models.messages import (
     Delivery,
@@ -49,7 +50,10 @@ class PlanContext:
         return self.latest.get(item.ref)
 
 
-def load_context(session: Session, plan: Plan) -> PlanContext:
+def load_context(session: Session, plan: Plan, items: bool = True) -> PlanContext:
+    """The plan's contacts and coordinator and, unless ``items`` is false, its items and
+    their latest reports (a hundred thousand rows in a large plan: skip them when a step
+    only addresses people, like the coordinator's notice of failed deliveries)."""
     contacts = {
         c.id: c for c in session.exec(select(Contact).where(Contact.plan_id == plan.id)).all()
     }
@@ -64,8 +68,8 @@ def load_context(session: Session, plan: Plan) -> PlanContext:
     ).first()
     return PlanContext(
         plan=plan,
-        items=load_items(session, plan.id),
-        latest=latest_reports(session, plan.id),
+        items=load_items(session, plan.id) if items else [],
+        latest=latest_reports(session, plan.id) if items else {},
         contacts=contacts,
         coordinator_id=coordinator,
         first_contact_of_org=first_of_org,
@@ -183,9 +187,22 @@ class NewDigest:
     subject: str
     text: str
     html: str
-    claims: list[Claim] = field(default_factory=list)
+    claims: Iterable[Claim] = field(default_factory=list)  # read once, when queued
     channels: list[str] | None = None  # default: the contact's own
     attachments: list[str] | None = None
+
+
+CLAIM_COLUMNS = (
+    "plan_id",
+    "item",
+    "stage",
+    "contact_id",
+    "role",
+    "due_on",
+    "as_of",
+    "digest_id",
+    "created_at",
+)
 
 
 def queue_digests(session: Session, plan_id: int, as_of: date, digests: list[NewDigest]) -> int:
@@ -219,25 +236,20 @@ def queue_digests(session: Session, plan_id: int, as_of: date, digests: list[New
         .all()
     )
     stamp = driver_timestamp(connection, now)
-    fast_insert(
-        connection,
-        Reminder.__table__,
-        [
-            dict(
-                plan_id=plan_id,
-                item=c.item,
-                stage=c.stage,
-                contact_id=d.contact.id,
-                role=c.role.value,
-                due_on=c.due_on,
-                as_of=as_of,
-                digest_id=did,
-                created_at=stamp,
+    day = driver_date(connection, as_of)
+    # One pass over the claims (they may be made as they are read); the few distinct stage
+    # dates among them are converted once.
+    days: dict[date, object] = {}
+    rows = []
+    for did, d in zip(ids, digests, strict=True):
+        for c in d.claims:
+            due_on = days.get(c.due_on)
+            if due_on is None:
+                due_on = days[c.due_on] = driver_date(connection, c.due_on)
+            rows.append(
+                (plan_id, c.item, c.stage, d.contact.id, c.role.value, due_on, day, did, stamp)
             )
-            for did, d in zip(ids, digests, strict=True)
-            for c in d.claims
-        ],
-    )
+    fast_insert(connection, Reminder.__table__, CLAIM_COLUMNS, rows)
     deliveries = []
     for did, d in zip(ids, digests, strict=True):
         channels = list(dict.fromkeys(d.contact.channels if d.channels is None else d.channels))
@@ -348,8 +360,24 @@ def record_outcome(
             last_error=error,
             next_attempt_at=now + backoff * (2 ** (attempts - 1)),
         )
-    connection.execute(update(Delivery).where(Delivery.id == delivery.delivery_id).values(**values))
+    connection.execute(
+        _outcome_update(tuple(values)),
+        {f"new_{name}": value for name, value in values.items()}
+        | {"delivery_id": delivery.delivery_id},
+    )
     return values["state"]
+
+
+@lru_cache
+def _outcome_update(columns: tuple[str, ...]):
+    """UPDATE delivery SET <columns> WHERE id = :delivery_id, built once per set of columns: a
+    statement built per message costs more than the send (SQLAlchemy's cache key)."""
+    table = Delivery.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("delivery_id"))
+        .values({name: bindparam(f"new_{name}", type_=table.c[name].type) for name in columns})
+    )
 
 
 def _chunks(rows: list, size: int) -> Iterable[list]:

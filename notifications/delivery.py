@@ -37,11 +37,20 @@ class Outcome:
 
 
 def send(
-    url: str, subject: str, text: str, html: str, attachments: Sequence[str] | None = None
+    url: str,
+    subject: str,
+    text: str,
+    html: str,
+    attachments: Sequence[str] | None = None,
+    sender: apprise.Apprise | None = None,
 ) -> None:
     """Send one message to one Apprise URL, with files attached when the service takes
-    them (e-mail does); raise ChannelError saying why it failed."""
-    server = apprise.Apprise.instantiate(url)
+    them (e-mail does); raise ChannelError saying why it failed.
+
+    ``sender``: an Apprise manager to reuse, one per batch in one thread (making one, and
+    its asset, per message costs about as much as writing the message to the outbox)."""
+    sender = sender if sender is not None else apprise.Apprise()
+    server = apprise.Apprise.instantiate(url, asset=sender.asset)
     if server is None:
         raise ChannelError(f"not a usable Apprise URL ({redact(url)})", permanent=True)
     attach = None
@@ -51,7 +60,7 @@ def send(
             raise ChannelError(f"attachment not found: {', '.join(missing)}", permanent=True)
         attach = apprise.AppriseAttachment(paths=list(attachments))
     as_html = server.notify_format == NotifyFormat.HTML
-    sender = apprise.Apprise()
+    sender.clear()
     sender.add(server)
     token = text_variant.set(text)
     try:
@@ -64,6 +73,7 @@ def send(
             )
     finally:
         text_variant.reset(token)
+        sender.clear()
     if not ok:
         detail = [
             LOG_PREFIX.sub("", line).strip() for line in log.getvalue().splitlines() if line.strip()
@@ -84,10 +94,13 @@ def deliver(
         taken = lease(session, delivery_ids, utcnow(), settings.delivery_lease_seconds)
         batch = outgoing(session, taken)
     mail_url = settings.mail_url.get_secret_value() if settings.mail_url else None
+    sender = apprise.Apprise()  # this batch's, reused message after message
     outcomes = []
     with get_engine().connect() as connection:
         for message in batch:
-            error, permanent = _send_with_retries(message, settings, mail_url, load_secret, sleep)
+            error, permanent = _send_with_retries(
+                message, settings, mail_url, load_secret, sleep, sender
+            )
             with connection.begin():  # each outcome is committed before the next send
                 state = record_outcome(
                     connection,
@@ -118,6 +131,7 @@ def _send_with_retries(
     mail_url: str | None,
     load_secret: Callable[[str], str] | None,
     sleep: Callable[[float], None],
+    sender: apprise.Apprise | None = None,
 ) -> tuple[str | None, bool]:
     """Try one message a few times with backoff; returns (error or None, permanent)."""
     try:
@@ -133,7 +147,7 @@ def _send_with_retries(
     error, permanent = None, False
     for attempt in range(settings.delivery_tries_per_run):
         try:
-            send(url, message.subject, message.text, message.html, message.attachments)
+            send(url, message.subject, message.text, message.html, message.attachments, sender)
             return None, False
         except ChannelError as exc:
             error, permanent = str(exc), exc.permanent

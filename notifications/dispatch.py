@@ -47,7 +47,8 @@ def queue_failure_notices(as_of: date) -> int:
     for plan_id in plan_ids:
         with session_scope() as session:
             lock_plan(session, plan_id)
-            ctx = load_context(session, session.get(Plan, plan_id))
+            # The notice names people, not items: the plan's items are not loaded.
+            ctx = load_context(session, session.get(Plan, plan_id), items=False)
             notices += compose_failure_notices(session, ctx, as_of)
     return notices
 
