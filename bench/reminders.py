@@ -177,6 +177,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="bench-prefect-"))
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ["FOLLOWUP_DELIVERY"] = "outbox"
 
     from flows.send_reminders import send_reminders
