@@ -51,7 +51,7 @@ class DeploymentSpec:
 
 
 def _specs() -> list[DeploymentSpec]:
-    specs = [
+    return [
         DeploymentSpec(
             "send-reminders",
             send_reminders,
@@ -75,20 +75,14 @@ def _specs() -> list[DeploymentSpec]:
             "Closes a reporting round; reply runs still waiting are released.",
             tags=("followup", "rounds"),
         ),
-    ]
-    close_due = getattr(rounds, "close_due_rounds", None)
-    if close_due is not None:  # added by the rounds work; scheduled when it exists
-        specs.append(
-            DeploymentSpec(
-                "close-due-rounds",
-                close_due,
-                "Lukker runder som har passert svarfristen, hver morgen kl. 07.30. / "
-                "Closes the rounds past their reply deadline, every morning at 07:30.",
-                cron="30 7 * * *",
-                tags=("followup", "rounds"),
-            )
-        )
-    specs += [
+        DeploymentSpec(
+            "close-due-rounds",
+            rounds.close_due_rounds,
+            "Lukker runder som har passert svarfristen, hver morgen kl. 07.30. / "
+            "Closes the rounds past their reply deadline, every morning at 07:30.",
+            cron="30 7 * * *",
+            tags=("followup", "rounds"),
+        ),
         DeploymentSpec(
             "build-summary",
             build_summary,
@@ -119,7 +113,6 @@ def _specs() -> list[DeploymentSpec]:
             tags=("followup", "rounds"),
         ),
     ]
-    return specs
 
 
 DEPLOYMENTS: list[DeploymentSpec] = _specs()

@@ -5,8 +5,6 @@ from typing import Any
 
 from prefect.logging import get_logger
 
-from notifications.run_failure import RunFailure, notify_run_failure
-
 logger = get_logger("followup.hooks")
 
 
@@ -20,8 +18,13 @@ def run_link(flow_run_id: Any) -> str:
 
 def notify_failure(flow: Any, flow_run: Any, state: Any) -> None:
     """``on_failure`` hook: send the coordinator a short notice naming the run and linking
-    to it. Never raises: a hook's error must not hide the run's own failure."""
+    to it. Never raises: a hook's error must not hide the run's own failure.
+
+    A subflow's failure fails the run that called it too: that outermost run tells."""
+    if getattr(flow_run, "parent_task_run_id", None):
+        return
     from flows.deliveries import load_secret
+    from notifications.run_failure import RunFailure, notify_run_failure
 
     params = flow_run.parameters or {}
     plan = params.get("plan") or params.get("plan_key")

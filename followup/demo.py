@@ -3,7 +3,6 @@ mode, the outbox), told step by step in the terminal."""
 
 import os
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -164,9 +163,7 @@ def reply_app() -> Iterator[str]:
     """The reply web app on a free loopback port for the demo; links in messages point to it."""
     import socket
 
-    import uvicorn
-
-    from followup.web.app import create_app
+    from followup.up import start_web, stop_web
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -174,31 +171,11 @@ def reply_app() -> Iterator[str]:
     base_url = f"http://127.0.0.1:{port}"
     os.environ["FOLLOWUP_PUBLIC_URL"] = base_url
     get_settings.cache_clear()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="demo-reply-app", daemon=True)
-    thread.start()
+    server = start_web("127.0.0.1", port)
     try:
-        wait_until_up(f"{base_url}/healthz")
         yield base_url
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-def wait_until_up(url: str, seconds: float = 20.0) -> None:
-    import time
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)  # a poll interval
-    raise RuntimeError(f"the reply app did not start at {url}")
+        stop_web(server)
 
 
 def reset(settings) -> None:

@@ -122,6 +122,12 @@ def start_web(host: str, port: int):
     return server
 
 
+def stop_web(server) -> None:
+    """Stop the reply web app started by start_web."""
+    server.should_exit = True
+    server.thread.join(timeout=10)
+
+
 def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
     if process.poll() is None:
         process.terminate()
@@ -169,7 +175,6 @@ def run_up(addresses: Addresses, say: Callable[[str], None] = print) -> None:
         serve(*deployments, pause_on_shutdown=False, print_starting_message=False)
     finally:
         if web is not None:
-            web.should_exit = True
-            web.thread.join(timeout=10)
+            stop_web(web)
         stop_process(server)
         say("stopped: the Prefect server, the deployments and the reply app")

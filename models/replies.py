@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from models.items import ItemKind, ItemRef
+from models.items import ItemKind, ItemRef, report_ref
 from models.plan import Assignment, Measure
 from models.reporting import ReplyChannel, ReportingRound, RoundState, StatusReport
 from models.rounds import scope_of
@@ -173,18 +173,6 @@ def record_reply(
     return rows
 
 
-def latest_in_round(
-    session: Session, rnd: ReportingRound, contact_id: int
-) -> dict[str, "LatestReport"]:
-    """This person's latest report per item, in this round or earlier (to pre-fill a form)."""
-    items = [r.item for r in scope_of(session, rnd.id, contact_id)]
-    return {
-        token: item.latest
-        for token, item in items_with_latest(session, items).items()
-        if item.latest is not None
-    }
-
-
 @dataclass(frozen=True)
 class LatestReport:
     """The fields of an item's latest status report that a form shows."""
@@ -289,7 +277,6 @@ def _items_query(kind: ItemKind):
 class RecordedItem:
     """One row of a submission as its receipt shows it."""
 
-    token: str
     kind: ItemKind
     number: int | None
     key: str | None
@@ -310,13 +297,10 @@ def submission_rows(
         .all()
     )
     out = []
-    for measure_id, assignment_id, number, key, title, *report in rows:
-        ref = (
-            ItemRef(ItemKind.MEASURE, measure_id)
-            if measure_id is not None
-            else ItemRef(ItemKind.ASSIGNMENT, assignment_id)
-        )
-        out.append(RecordedItem(ref.token, ref.kind, number, key, title, LatestReport(*report)))
+    for row in rows:
+        ref = report_ref(row)
+        _, _, number, key, title, *report = row
+        out.append(RecordedItem(ref.kind, number, key, title, LatestReport(*report)))
     return out
 
 

@@ -50,7 +50,7 @@ class RoundItem(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    round_id: int = Field(foreign_key="reportinground.id", ondelete="CASCADE", index=True)
+    round_id: int = Field(foreign_key="reportinground.id", ondelete="CASCADE")
     item: str = Field(max_length=60)  # ItemRef.token
     contact_id: int = Field(foreign_key="contact.id", ondelete="CASCADE", index=True)
 
@@ -94,12 +94,8 @@ class StatusReport(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     plan_id: int = Field(foreign_key="plan.id", ondelete="CASCADE", index=True)
-    measure_id: int | None = Field(
-        default=None, foreign_key="measure.id", ondelete="CASCADE", index=True
-    )
-    assignment_id: int | None = Field(
-        default=None, foreign_key="assignment.id", ondelete="CASCADE", index=True
-    )
+    measure_id: int | None = Field(default=None, foreign_key="measure.id", ondelete="CASCADE")
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id", ondelete="CASCADE")
     round_id: int | None = Field(
         default=None, foreign_key="reportinground.id", ondelete="SET NULL", index=True
     )

@@ -46,7 +46,7 @@ from models.plan import (
 )
 from models.queries import get_plan
 from models.reporting import ReportingRound, RoundItem, StatusReport
-from models.rounds import responsible_contact
+from models.rounds import INVITATION_STAGE, responsible_contact, round_token
 from models.settings import get_settings
 from models.status import CLOSED, RAG_OF, Rag, Status
 
@@ -672,7 +672,7 @@ def _missing(
             .join(Delivery, Delivery.digest_id == Reminder.digest_id, isouter=True)
             .where(
                 Reminder.plan_id == plan_id,
-                Reminder.item == f"round:{rnd.id}",
+                Reminder.item == round_token(rnd.id),
                 Reminder.role == RecipientRole.OWNER,
                 Reminder.as_of <= horizon,
             )
@@ -680,7 +680,7 @@ def _missing(
         ).tuples():
             if contact_id in contacts:
                 name = contacts[contact_id].name
-                what = "round_invitation" if stage == "invitation" else "round_reminder"
+                what = "round_invitation" if stage == INVITATION_STAGE else "round_reminder"
                 by_name[name].append(
                     ReminderEvent(on, what, name, state.value if state else "queued")
                 )

@@ -267,14 +267,23 @@ def unresolved_runs(session: Session, round_id: int | None = None) -> list[Round
 
 # ---------------------------------------------------------------------------- chasing
 
-CHASE_STAGE = "chase-{day}"  # one chaser per person, round and day: the claim's stage
-MISSING_STAGE = "missing-after-{deadline}"  # the coordinator is told once per deadline
+INVITATION_STAGE = "invitation"  # the claim's stage of a person's invitation to a round
 MISSING_NOTICE_DAYS = 30  # after this many days past a deadline, nobody is told any more
 
 
 def round_token(round_id: int) -> str:
     """The claim key of a round's messages (invitation, chasers, missing-replies notice)."""
     return f"round:{round_id}"
+
+
+def chase_stage(as_of: date) -> str:
+    """One chaser per person, round and day."""
+    return f"chase-{as_of.isoformat()}"
+
+
+def missing_stage(deadline: date) -> str:
+    """The coordinator is told once per deadline (an extended round is reported again)."""
+    return f"missing-after-{deadline.isoformat()}"
 
 
 @dataclass(frozen=True)
@@ -297,24 +306,17 @@ class MissingAfterDeadline:
     missing: list[ContactProgress]
     asked: int  # people asked in the round
 
-    @property
-    def stage(self) -> str:
-        return MISSING_STAGE.format(deadline=self.round.deadline.isoformat())
 
-
-def _claimed(session: Session, plan_id: int, stage: str) -> set[tuple[str, int]]:
+def _claimed(session: Session, plan_id: int, stages: set[str]) -> set[tuple[str, str, int]]:
+    """The (item, stage, contact) claims already made under these stages, in one query."""
     return {
-        (item, contact_id)
-        for item, contact_id in session.exec(
-            select(Reminder.item, Reminder.contact_id).where(
-                Reminder.plan_id == plan_id, Reminder.stage == stage
+        tuple(row)
+        for row in session.exec(
+            select(Reminder.item, Reminder.stage, Reminder.contact_id).where(
+                Reminder.plan_id == plan_id, Reminder.stage.in_(stages)
             )
         ).all()
     }
-
-
-def chase_stage(as_of: date) -> str:
-    return CHASE_STAGE.format(day=as_of.isoformat())
 
 
 def chases_due(session: Session, plan_id: int, as_of: date) -> list[Chase]:
@@ -323,19 +325,22 @@ def chases_due(session: Session, plan_id: int, as_of: date) -> list[Chase]:
     if not is_working_day(as_of):
         return []
     rounds = session.exec(
-        select(ReportingRound).where(
+        select(ReportingRound)
+        .where(
             ReportingRound.plan_id == plan_id,
             ReportingRound.state == RoundState.OPEN,
             ReportingRound.as_of < as_of,
             ReportingRound.deadline >= as_of,
         )
+        .order_by(ReportingRound.deadline, ReportingRound.id)
     ).all()
-    claimed = _claimed(session, plan_id, chase_stage(as_of))
+    stage = chase_stage(as_of)
+    claimed = _claimed(session, plan_id, {stage})
     return [
         Chase(rnd.id, rnd.label, rnd.deadline, p.contact.id, p.expected - p.replied, p.expected)
-        for rnd in sorted(rounds, key=lambda r: (r.deadline, r.id))
+        for rnd in rounds
         for p in progress(session, rnd)
-        if not p.complete and (round_token(rnd.id), p.contact.id) not in claimed
+        if not p.complete and (round_token(rnd.id), stage, p.contact.id) not in claimed
     ]
 
 
@@ -347,16 +352,18 @@ def missing_after_deadline(
     if not is_working_day(as_of):
         return []
     rounds = session.exec(
-        select(ReportingRound).where(
+        select(ReportingRound)
+        .where(
             ReportingRound.plan_id == plan_id,
             ReportingRound.deadline < as_of,
             ReportingRound.deadline >= as_of - timedelta(days=MISSING_NOTICE_DAYS),
         )
+        .order_by(ReportingRound.deadline, ReportingRound.id)
     ).all()
+    claimed = _claimed(session, plan_id, {missing_stage(r.deadline) for r in rounds})
     out = []
-    for rnd in sorted(rounds, key=lambda r: (r.deadline, r.id)):
-        stage = MISSING_STAGE.format(deadline=rnd.deadline.isoformat())
-        if (round_token(rnd.id), coordinator_id) in _claimed(session, plan_id, stage):
+    for rnd in rounds:
+        if (round_token(rnd.id), missing_stage(rnd.deadline), coordinator_id) in claimed:
             continue
         people = progress(session, rnd)
         missing = [p for p in people if not p.complete]

@@ -36,7 +36,10 @@ def signing_keys(settings: Settings | None = None) -> list[str]:
     return [*previous, _generated_key(settings.data_dir)]
 
 
+@lru_cache
 def _generated_key(data_dir: Path) -> str:
+    """The demo's key, generated once in the data folder (read once per process: it never
+    changes, and reading it on every page cost a file read per request)."""
     path = data_dir / "secret_key"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)

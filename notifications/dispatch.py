@@ -17,7 +17,11 @@ from models.rounds import chases_due
 from models.types import utcnow
 from notifications.failure_notice import compose_failure_notices
 from notifications.missing_notice import compose_missing_notices
-from notifications.reminder_digest import compose_reminder_digests, render_reminder_digest
+from notifications.reminder_digest import (
+    compose_reminder_digests,
+    per_recipient,
+    render_reminder_digest,
+)
 
 
 def queue_reminders(as_of: date) -> tuple[int, int]:
@@ -64,17 +68,11 @@ def preview_reminders(as_of: date) -> list[dict]:
     with session_scope() as session:
         for plan in plans(session):
             ctx = load_context(session, plan)
-            by_contact: dict[int, list] = {}
-            chased: dict[int, list] = {}
-            for d in unclaimed(session, plan.id, due_reminders(ctx, as_of)):
-                by_contact.setdefault(d.contact_id, []).append(d)
-            for c in chases_due(session, plan.id, as_of):
-                chased.setdefault(c.contact_id, []).append(c)
-            for contact_id in dict.fromkeys([*by_contact, *chased]):
+            due = unclaimed(session, plan.id, due_reminders(ctx, as_of))
+            chases = chases_due(session, plan.id, as_of)
+            for contact_id, entries, requests in per_recipient(due, chases):
                 contact = ctx.contacts[contact_id]
-                rendered = render_reminder_digest(
-                    ctx, contact, by_contact.get(contact_id, []), as_of, chased.get(contact_id, [])
-                )
+                rendered = render_reminder_digest(ctx, contact, entries, as_of, requests)
                 previews.append(
                     dict(
                         recipient=contact.name,

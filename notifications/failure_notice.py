@@ -8,7 +8,6 @@ from models.messages import DigestKind, RecipientRole
 from models.plan import Contact
 from models.reminders import (
     Claim,
-    NewDigest,
     PlanContext,
     queue_digests,
     undelivered_unreported,
@@ -48,12 +47,9 @@ def compose_failure_notices(session: Session, ctx: PlanContext, as_of: date) -> 
         ctx.plan.id,
         as_of,
         [
-            NewDigest(
-                contact=coordinator,
-                kind=DigestKind.DELIVERY_FAILURE,
-                subject=rendered.subject,
-                text=rendered.text,
-                html=rendered.html,
+            rendered.as_digest(
+                coordinator,
+                DigestKind.DELIVERY_FAILURE,
                 claims=[
                     Claim(f"delivery:{delivery.id}", "given-up", RecipientRole.ESCALATION, as_of)
                     for delivery, _ in failed

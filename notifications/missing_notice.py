@@ -5,8 +5,8 @@ from datetime import date
 from sqlmodel import Session
 
 from models.messages import DigestKind, RecipientRole
-from models.reminders import Claim, NewDigest, PlanContext, queue_digests
-from models.rounds import missing_after_deadline, round_token
+from models.reminders import Claim, PlanContext, queue_digests
+from models.rounds import missing_after_deadline, missing_stage, round_token
 from notifications.render import date_full, render
 from notifications.strings import STRINGS
 
@@ -49,14 +49,17 @@ def compose_missing_notices(session: Session, ctx: PlanContext, as_of: date) -> 
         plan=ctx.plan,
         rounds=rounds,
     )
-    digest = NewDigest(
-        contact=coordinator,
-        kind=DigestKind.MISSING_REPLIES,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
+    digest = rendered.as_digest(
+        coordinator,
+        DigestKind.MISSING_REPLIES,
         claims=[
-            Claim(round_token(m.round.id), m.stage, RecipientRole.ESCALATION, as_of) for m in late
+            Claim(
+                round_token(m.round.id),
+                missing_stage(m.round.deadline),
+                RecipientRole.ESCALATION,
+                as_of,
+            )
+            for m in late
         ],
     )
     return queue_digests(session, ctx.plan.id, as_of, [digest])

@@ -2,7 +2,7 @@
 are due for a reminder, overdue first, then by deadline."""
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -12,7 +12,7 @@ from models.calendar import day_off_name, effective_deadline
 from models.items import Item, ItemKind
 from models.messages import DigestKind, RecipientRole
 from models.plan import Contact
-from models.reminders import Claim, DueReminder, NewDigest, PlanContext, queue_digests
+from models.reminders import Claim, DueReminder, PlanContext, queue_digests
 from models.rounds import Chase, chase_stage, round_token
 from models.status import status_label
 from models.tokens import reply_url
@@ -121,7 +121,7 @@ class Request:
     link: str
 
 
-def requests_for(chases: list[Chase], language: str) -> list[Request]:
+def requests_for(chases: Sequence[Chase], language: str) -> list[Request]:
     t = STRINGS[language]
     return [
         Request(
@@ -142,7 +142,7 @@ def render_reminder_digest(
     contact: Contact,
     due: list[DueReminder],
     as_of: date,
-    chases: list[Chase] = (),
+    chases: Sequence[Chase] = (),
 ) -> Rendered:
     """One person's digest: their deadlines due for a reminder and, when a round is waiting
     for their reply, the request with their link."""
@@ -155,7 +155,7 @@ def render_reminder_digest(
     own = sections[RecipientRole.OWNER]
     coordinator = ctx.contacts.get(ctx.coordinator_id)
     plan = ctx.plan
-    requests = requests_for(list(chases), language)
+    requests = requests_for(chases, language)
     if due:
         subject = subject_for(
             own,
@@ -205,34 +205,40 @@ class DueClaims:
         return len(self.entries) + len(self.chases)
 
 
-def compose_reminder_digests(
-    session: Session,
-    ctx: PlanContext,
-    as_of: date,
-    due: list[DueReminder],
-    chases: list[Chase] = (),
-) -> int:
-    """Render one digest per recipient of these (unclaimed) reminders and round chasers and
-    queue it with its claims; returns the number of digests."""
+def per_recipient(
+    due: list[DueReminder], chases: Sequence[Chase]
+) -> list[tuple[int, list[DueReminder], list[Chase]]]:
+    """(contact, their due reminders, their round chasers) for everyone who gets a digest."""
     by_contact: dict[int, list[DueReminder]] = defaultdict(list)
     chased: dict[int, list[Chase]] = defaultdict(list)
     for d in due:
         by_contact[d.contact_id].append(d)
     for c in chases:
         chased[c.contact_id].append(c)
+    return [
+        (contact_id, by_contact.get(contact_id, []), chased.get(contact_id, []))
+        for contact_id in dict.fromkeys([*by_contact, *chased])
+    ]
+
+
+def compose_reminder_digests(
+    session: Session,
+    ctx: PlanContext,
+    as_of: date,
+    due: list[DueReminder],
+    chases: Sequence[Chase] = (),
+) -> int:
+    """Render one digest per recipient of these (unclaimed) reminders and round chasers and
+    queue it with its claims; returns the number of digests."""
     digests = []
-    for contact_id in dict.fromkeys([*by_contact, *chased]):
+    for contact_id, entries, requests in per_recipient(due, chases):
         contact = ctx.contacts[contact_id]
-        entries, requests = by_contact.get(contact_id, []), chased.get(contact_id, [])
         rendered = render_reminder_digest(ctx, contact, entries, as_of, requests)
         claims = DueClaims(entries, requests, as_of)
         digests.append(
-            NewDigest(
-                contact=contact,
-                kind=DigestKind.REMINDER,
-                subject=rendered.subject,
-                text=rendered.text,
-                html=rendered.html,
+            rendered.as_digest(
+                contact,
+                DigestKind.REMINDER,
                 claims=claims,
             )
         )

@@ -12,6 +12,9 @@ from functools import lru_cache
 from babel.dates import format_date
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from models.messages import DigestKind
+from models.plan import Contact
+from models.reminders import NewDigest
 from notifications.strings import STRINGS
 
 LOCALES = {"nb": "nb_NO", "nn": "nn_NO", "en": "en_GB"}
@@ -22,6 +25,12 @@ class Rendered:
     subject: str
     text: str
     html: str
+
+    def as_digest(self, contact: Contact, kind: DigestKind, **more) -> NewDigest:
+        """This message for one person, to be queued (``more``: claims, attachments…)."""
+        return NewDigest(
+            contact=contact, kind=kind, subject=self.subject, text=self.text, html=self.html, **more
+        )
 
 
 def _autoescape(name: str | None) -> bool:

@@ -4,9 +4,9 @@ from sqlmodel import Session
 
 from models.items import ItemRef
 from models.messages import DigestKind, RecipientRole
-from models.reminders import Claim, NewDigest, PlanContext, queue_digests
+from models.reminders import Claim, PlanContext, queue_digests
 from models.reporting import ReportingRound
-from models.rounds import scope_of
+from models.rounds import INVITATION_STAGE, round_token, scope_of
 from models.tokens import reply_url
 from notifications.reminder_digest import item_label
 from notifications.render import date_full, render
@@ -39,13 +39,12 @@ def compose_invitations(session: Session, ctx: PlanContext, rnd: ReportingRound)
             coordinator=coordinator.name if coordinator else t["nobody"],
         )
         digests.append(
-            NewDigest(
-                contact=contact,
-                kind=DigestKind.ROUND_INVITATION,
-                subject=rendered.subject,
-                text=rendered.text,
-                html=rendered.html,
-                claims=[Claim(f"round:{rnd.id}", "invitation", RecipientRole.OWNER, rnd.as_of)],
+            rendered.as_digest(
+                contact,
+                DigestKind.ROUND_INVITATION,
+                claims=[
+                    Claim(round_token(rnd.id), INVITATION_STAGE, RecipientRole.OWNER, rnd.as_of)
+                ],
             )
         )
     return queue_digests(session, ctx.plan.id, rnd.as_of, digests)

@@ -183,12 +183,9 @@ def queue_summary(built: Built) -> SendReport:
                 continue
             files = built.files.get(language, built.main)
             new.append(
-                NewDigest(
-                    contact=contact,
-                    kind=DigestKind.SUMMARY,
-                    subject=rendered.subject,
-                    text=rendered.text,
-                    html=rendered.html,
+                rendered.as_digest(
+                    contact,
+                    DigestKind.SUMMARY,
                     attachments=[str(files.html.resolve()), str(files.docx.resolve())],
                 )
             )

@@ -44,8 +44,8 @@ from models.replies import (
     submission_rows,
     validate_item,
 )
-from models.reporting import ReplyChannel, ReportingRound, RoundItem, RoundState
-from models.rounds import coordinator_of
+from models.reporting import ReplyChannel, ReportingRound, RoundState
+from models.rounds import coordinator_of, scope_of
 from models.settings import get_settings
 from models.status import LABELS, Status, status_label
 from models.tokens import BadToken, read_token
@@ -126,12 +126,7 @@ class ScopeCache:
             if scope is not None:
                 self._items.move_to_end(key)
                 return scope
-        scope = tuple(
-            session.connection()
-            .execute(_scope_query(), {"round_id": round_id, "contact_id": contact_id})
-            .scalars()
-            .all()
-        )
+        scope = tuple(r.item for r in scope_of(session, round_id, contact_id))
         if scope:
             with self._lock:
                 self._items[key] = scope
@@ -147,11 +142,6 @@ def pick_language(request: Request, fallback: str) -> str:
 
 def page(name: str, status: int = 200, **context) -> HTMLResponse:
     return HTMLResponse(templates.get_template(name).render(**context), status_code=status)
-
-
-@lru_cache(maxsize=4096)
-def full_date(day: date, language: str) -> str:
-    return date_full(day, language)
 
 
 def item_label(kind: ItemKind, number: int | None, key: str | None, t: dict) -> str:
@@ -236,20 +226,7 @@ def _visit_query(for_writing: bool):
     return query.with_for_update(read=True, of=ReportingRound) if for_writing else query
 
 
-@lru_cache
-def _scope_query():
-    return (
-        sa_select(RoundItem.item)
-        .where(
-            RoundItem.round_id == bindparam("round_id"),
-            RoundItem.contact_id == bindparam("contact_id"),
-        )
-        .order_by(RoundItem.id)
-    )
-
-
 def form_items(
-    visit: Visit,
     items: dict[str, ScopeItem],
     scope: tuple[str, ...],
     language: str,
@@ -281,7 +258,7 @@ def form_items(
                 token=token,
                 label=item_label(item.kind, item.number, item.key, t),
                 title=item.title,
-                deadline=full_date(item.deadline, language) if item.deadline else None,
+                deadline=date_full(item.deadline, language) if item.deadline else None,
                 last=dict(
                     status=status_label(last.status, language),
                     when=last.submitted_at.astimezone(oslo).strftime("%Y-%m-%d %H:%M"),
@@ -309,8 +286,8 @@ def render_form(visit: Visit, language: str, listed: list[dict], status=200, sum
         plan_title=visit.plan_title,
         round_label=rnd.label,
         contact_name=visit.contact_name,
-        as_of=full_date(rnd.as_of, language),
-        deadline=full_date(rnd.deadline, language),
+        as_of=date_full(rnd.as_of, language),
+        deadline=date_full(rnd.deadline, language),
         statuses=[(s.value, LABELS[language][s]) for s in Status],
         items=listed,
         errors=summary or [],
@@ -389,7 +366,7 @@ def create_app() -> FastAPI:
             visit = load_request(session, round_id, token, request)
             scope = scopes.get(session, round_id, visit.contact_id)
             items = items_with_latest(session, scope)
-        listed = form_items(visit, items, scope, visit.language)
+        listed = form_items(items, scope, visit.language)
         return render_form(visit, visit.language, listed)
 
     @app.post("/r/{round_id}/{token}", response_class=HTMLResponse)
@@ -490,7 +467,7 @@ def create_app() -> FastAPI:
         values = {
             tok: {name: posted.get(tok, {}).get(name, "") for name in FIELDS} for tok in shown
         }
-        listed = form_items(visit, items, scope, language, values, errors)
+        listed = form_items(items, scope, language, values, errors)
         return render_form(visit, language, listed, 400, summary)
 
     @app.get("/r/{round_id}/{token}/receipt/{submission}", response_class=HTMLResponse)
@@ -516,7 +493,7 @@ def create_app() -> FastAPI:
                     title=r.title or "",
                     status=status_label(r.report.status, language),
                     progress=r.report.progress,
-                    expected=full_date(expected, language) if expected else None,
+                    expected=date_full(expected, language) if expected else None,
                     done=done,
                     next_steps=next_steps,
                     risk_note=risk_note,
@@ -542,7 +519,7 @@ def create_app() -> FastAPI:
 
 def _message(problem: FieldError, t: dict, language: str) -> str:
     params = {
-        k: (full_date(v, language) if hasattr(v, "isoformat") else v)
+        k: (date_full(v, language) if hasattr(v, "isoformat") else v)
         for k, v in problem.params.items()
     }
     return t[problem.code].format(**params)

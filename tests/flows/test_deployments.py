@@ -44,8 +44,7 @@ def test_the_deployments_the_issue_asks_for():
     for name in ("open-status-round", "close-status-round", "build-summary", "import-plan"):
         assert by_name[name].cron is None
     assert by_name["collect-status-reply"].full_name == REPLY_DEPLOYMENT
-    if "close-due-rounds" in by_name:
-        assert by_name["close-due-rounds"].cron == "30 7 * * *"
+    assert by_name["close-due-rounds"].cron == "30 7 * * *"
     for spec in DEPLOYMENTS:
         nb, en = spec.description.split(" / ")
         assert nb and en, spec.name  # Norwegian, then English

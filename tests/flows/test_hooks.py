@@ -19,8 +19,23 @@ def fails_on_purpose(plan: str | None = None) -> None:
     raise RuntimeError("the database went away")
 
 
-def test_a_failed_run_tells_the_coordinator_with_a_link(settings_env, tmp_path):
+@flow(name="calls-a-failing-subflow", on_failure=[notify_failure])
+def calls_a_failing_subflow(plan: str | None = None) -> None:
+    fails_on_purpose(plan=plan)
+
+
+@pytest.fixture
+def two_plans(settings_env, tmp_path) -> None:
+    """testplan (coordinator koord@) and another plan whose coordinator is ola2@."""
     import_plan_data(tmp_path, plan_data([OLA], [{"number": 1, "title": "T", "owner": "ola"}]))
+    other = tmp_path / "other"
+    other.mkdir()
+    ola2 = {"key": "ola", "name": "Ola To", "channels": ["ola2@example.org"]}
+    measures = [{"number": 1, "title": "T", "owner": "ola"}]
+    import_plan_data(other, plan_data([ola2], measures, coordinator="ola", key="annen"))
+
+
+def test_a_failed_run_tells_the_coordinator_with_a_link(two_plans):
 
     state = fails_on_purpose(plan="testplan", return_state=True)
 
@@ -35,10 +50,19 @@ def test_a_failed_run_tells_the_coordinator_with_a_link(settings_env, tmp_path):
     assert "the database went away" in message.text
 
 
-def test_a_run_without_a_plan_tells_every_coordinator(settings_env, tmp_path):
-    import_plan_data(tmp_path, plan_data([OLA], [{"number": 1, "title": "T", "owner": "ola"}]))
-
+def test_a_run_without_a_plan_tells_every_coordinator(two_plans):
     state = fails_on_purpose(return_state=True)
 
     assert state.is_failed()
-    assert [m.to for m in read_outbox(get_settings().outbox_dir)] == ["koord@example.org"]
+    told = sorted(m.to for m in read_outbox(get_settings().outbox_dir))
+    assert told == ["koord@example.org", "ola2@example.org"]
+
+
+def test_a_failing_subflow_is_told_once_by_the_run_that_called_it(two_plans):
+    state = calls_a_failing_subflow(plan="annen", return_state=True)
+
+    assert state.is_failed()
+    (message,) = read_outbox(get_settings().outbox_dir)  # not once per flow level
+    assert message.to == "ola2@example.org"
+    assert f"/runs/flow-run/{state.state_details.flow_run_id}" in message.text  # the caller
+    assert "the database went away" in message.text  # with the subflow's error

@@ -2,6 +2,7 @@
 links from real invitation messages, refusals that write nothing, validation, receipts,
 escaping, concurrent replies, security headers, languages and key rotation."""
 
+import asyncio
 import os
 import signal
 import socket
@@ -496,10 +497,25 @@ def test_served_sockets_are_tcp_so_connections_get_nodelay() -> None:
         assert listener.proto == socket.IPPROTO_TCP
         assert listener.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
         listener.listen()
-        with socket.create_connection(listener.getsockname()):
-            accepted, _ = listener.accept()
-            with accepted:
-                assert accepted.proto == socket.IPPROTO_TCP  # so asyncio sets TCP_NODELAY
+
+        async def nodelay_of_an_accepted_connection() -> int:
+            """What asyncio (and so uvicorn) sets on a connection accepted on this socket."""
+            got = asyncio.get_running_loop().create_future()
+
+            async def on_connect(reader, writer):
+                sock = writer.get_extra_info("socket")
+                got.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                writer.close()
+
+            server = await asyncio.start_server(on_connect, sock=listener)
+            _, writer = await asyncio.open_connection(*listener.getsockname())
+            try:
+                return await asyncio.wait_for(got, 10)
+            finally:
+                writer.close()
+                server.close()
+
+        assert asyncio.run(nodelay_of_an_accepted_connection()) != 0  # Nagle is off
     finally:
         listener.close()
 

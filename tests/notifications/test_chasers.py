@@ -12,10 +12,13 @@ from models.messages import Digest, DigestKind
 from models.plan import Contact
 from models.replies import ItemReply, record_reply
 from models.reporting import ReplyChannel, ReportingRound
+from models.rollup import compute_rollup
 from models.rounds import extend_round, open_round, scope_of
 from models.status import Status
 from models.tokens import reply_url
-from notifications.dispatch import queue_reminders
+from notifications.dispatch import preview_reminders, queue_reminders
+from notifications.summary import reminder_words
+from notifications.summary_strings import WORDS
 from tests.plans import import_plan_data, plan_data
 
 PEOPLE = [
@@ -65,6 +68,12 @@ def test_missing_replies_join_the_daily_digest_until_the_deadline(round_id):
         ("siri", False)
     ]
 
+    # A dry run shows the chasers and claims nothing: the real run still sends them.
+    previews = preview_reminders(date(2020, 5, 5))
+    assert {p["recipient"] for p in previews} == {"Ola Nordmann", "Siri Vik"}
+    assert any(
+        "Status etterspurt" in p["text"] for p in previews if p["recipient"] == "Ola Nordmann"
+    )
     queue_reminders(date(2020, 5, 5))
     by_person = {
         key: (kind, subject, text) for key, kind, subject, text in digests_on(date(2020, 5, 5))
@@ -124,3 +133,21 @@ def test_an_extended_round_keeps_chasing_and_reports_after_the_new_deadline(roun
     after = digests_on(date(2020, 5, 14))  # all answered: no chaser, no missing notice
     assert DigestKind.MISSING_REPLIES not in [kind for _, kind, _, _ in after]
     assert not any("Status etterspurd" in text or "Status etterspurt" in text for *_, text in after)
+
+
+def test_the_summary_shows_who_was_chased_when_in_words(round_id):
+    queue_reminders(date(2020, 5, 5))
+    queue_reminders(date(2020, 5, 6))
+    with session_scope() as session:
+        rollup = compute_rollup(session, round_id=round_id, as_of=DEADLINE)
+    siri = next(m for m in rollup.missing if m.asked == "Siri Vik")
+    events = [(e.on, e.what, e.to) for e in siri.reminders]
+    assert (date(2020, 5, 5), "T-7", "Siri Vik") in events  # her deadline reminder
+    assert [e for e in events if e[1] == "round_reminder"] == [
+        (date(2020, 5, 5), "round_reminder", "Siri Vik"),
+        (date(2020, 5, 6), "round_reminder", "Siri Vik"),
+    ]
+    words = WORDS["nb"]
+    assert reminder_words("round_reminder", words) == "påminnelse om svar i runden"
+    assert reminder_words("T-7", words) == "påminnelse 7 dager før fristen"
+    assert reminder_words("overdue-2", words) == "purring nr. 2 etter fristen"
