@@ -172,17 +172,15 @@ def _contact_of(link: str) -> int:
     return read_token(link.rsplit("/", 1)[1]).contact_id
 
 
-def app_concurrency() -> tuple[int, str]:
-    """Request threads per app worker, and its pool, as the app sizes them (see lifespan in
-    followup.web.app), from the same settings."""
-    from followup.web.app import REQUEST_THREADS
+def app_concurrency() -> tuple[int, int]:
+    """Request threads per app worker and the connections its pool keeps, as the app sizes
+    them (followup.web.app.request_threads), from the same settings."""
+    from followup.web.app import request_threads
     from models.db import get_engine
 
-    pool = get_engine().pool
-    overflow = max(0, getattr(pool, "_max_overflow", 0))
+    threads, pool = request_threads(), get_engine().pool.size()
     get_engine().dispose()
-    threads = max(1, min(REQUEST_THREADS, pool.size() + overflow))
-    return threads, f"{pool.size()} + {overflow} overflow"
+    return threads, pool
 
 
 def free_port() -> int:
@@ -503,7 +501,8 @@ def main() -> None:
         )
         print(
             f"server: followup.web.serve (uvicorn), {args.workers} worker process(es) with a "
-            f"socket each, {threads} request threads per worker, DB pool {pool} per worker; "
+            f"socket each, {threads} request threads and {pool} pooled DB connections per "
+            f"worker; "
             f"PostgreSQL on the same machine; {os.cpu_count()} cores; "
             f"load average before the run {load_before}"
         )

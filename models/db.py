@@ -17,6 +17,12 @@ from sqlmodel import Session, create_engine
 
 from models.settings import get_settings
 
+# Connections a process keeps open: the reply app's request threads each hold one (see
+# followup.web.app) and a flow's parallel tasks a few. Connections beyond the kept ones
+# (overflow) are closed when returned, so a pool smaller than its steady use would open a
+# new connection on almost every request.
+POOL_SIZE = 10
+
 
 class DatabaseUnreachable(RuntimeError):
     """The database at the configured URL cannot be reached or opened."""
@@ -35,12 +41,15 @@ def make_engine(url: str) -> Engine:
             from pathlib import Path
 
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        options = {"pool_size": POOL_SIZE} if parsed.database not in (None, "", ":memory:") else {}
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **options
+        )
         _configure_sqlite(engine)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -135,6 +135,18 @@ class ScopeCache:
         return scope
 
 
+def request_threads() -> int:
+    """Request threads per worker process.
+
+    A request runs in a worker thread and holds one pooled connection: never more threads
+    than the connections the pool keeps open (more would queue for the pool, or open and
+    close an overflow connection on almost every request). The work is mostly Python, so a
+    few threads keep the CPU busy while others wait on the database; more only contend for
+    the GIL (measured: 8 threads per worker served ~30% more than 15 at saturation). Other
+    requests wait in the event loop."""
+    return max(1, min(REQUEST_THREADS, get_engine().pool.size()))
+
+
 def pick_language(request: Request, fallback: str) -> str:
     asked = request.query_params.get("lang")
     return asked if asked in WEB else fallback
@@ -321,15 +333,8 @@ def create_app() -> FastAPI:
     async def lifespan(app: FastAPI):
         import anyio.to_thread
 
-        # A request runs in a worker thread and holds one pooled connection: never more
-        # threads than connections (they would only queue for the pool, or time out).
-        # The work is mostly Python, so a few threads keep the CPU busy while others wait
-        # on the database; more only contend for the GIL (measured: 8 threads per worker
-        # served ~30% more than 15 at saturation). Other requests wait in the event loop.
-        pool = get_engine().pool
-        capacity = pool.size() + max(0, getattr(pool, "_max_overflow", 0))
         limiter = anyio.to_thread.current_default_thread_limiter()
-        limiter.total_tokens = max(1, min(REQUEST_THREADS, capacity))
+        limiter.total_tokens = request_threads()
         yield
 
     app = FastAPI(
@@ -526,16 +531,39 @@ def _message(problem: FieldError, t: dict, language: str) -> str:
 
 
 def _prefect_configured() -> bool:
-    """Whether a Prefect server is configured, without importing Prefect when it cannot be:
-    the environment names none and Prefect is not loaded (a test harness or a profile may
-    set it in-process). Importing Prefect costs seconds and much memory in a web worker."""
-    if os.environ.get("PREFECT_API_URL"):
+    """Whether a Prefect server is configured, without importing Prefect when it cannot be.
+
+    Importing Prefect costs seconds and much memory in a web worker, so the places where
+    Prefect is usually told its server are read first: the environment and the active
+    profile (what ``prefect config set PREFECT_API_URL=...`` writes). A test harness may
+    also set it in-process once Prefect is loaded."""
+    if os.environ.get("PREFECT_API_URL") or _profile_api_url():
         return True
     if "prefect.settings" not in sys.modules:
         return False
     from prefect.settings import PREFECT_API_URL
 
     return bool(PREFECT_API_URL.value())
+
+
+def _profile_api_url() -> str | None:
+    """PREFECT_API_URL of the active Prefect profile, read as Prefect finds it:
+    PREFECT_PROFILES_PATH, else PREFECT_HOME/profiles.toml (default ~/.prefect); the profile
+    named by PREFECT_PROFILE, else the file's ``active`` one."""
+    import tomllib
+    from pathlib import Path
+
+    path = os.environ.get("PREFECT_PROFILES_PATH") or str(
+        Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect") / "profiles.toml"
+    )
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    active = os.environ.get("PREFECT_PROFILE") or data.get("active")
+    profile = data.get("profiles", {}).get(active, {}) if isinstance(active, str) else {}
+    url = profile.get("PREFECT_API_URL") if isinstance(profile, dict) else None
+    return url if isinstance(url, str) and url else None
 
 
 SYNC_TIMEOUT_SECONDS = 5.0

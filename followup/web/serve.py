@@ -42,7 +42,11 @@ def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
 
 
 def _config(log_level: str) -> uvicorn.Config:
-    return uvicorn.Config(APP, factory=True, log_level=log_level, access_log=False)
+    # uvloop and httptools (C) rather than asyncio's loop and h11 (pure Python): measured
+    # ~10-15% more replies per second at saturation (bench/replies.py).
+    return uvicorn.Config(
+        APP, factory=True, log_level=log_level, access_log=False, loop="uvloop", http="httptools"
+    )
 
 
 def _worker(host: str, port: int, log_level: str) -> None:

@@ -400,6 +400,39 @@ def test_two_submissions_at_once_for_the_same_item_are_both_kept(live_app, bundl
     assert {r.submission for r in rows} == submissions and len(submissions) == 2
 
 
+def test_a_busy_app_keeps_its_database_connections(live_app, bundled) -> None:  # noqa: F811
+    """More requests at once than the app has request threads: every one is answered and
+    each is served on a connection the pool keeps open. None is opened for a request and
+    closed after it, as when the threads outnumber the connections the pool keeps."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import event
+
+    from followup.web.app import request_threads
+    from models.db import get_engine
+
+    url = bundled["hdir-folkehelse"].url
+    engine = get_engine()
+    assert request_threads() <= engine.pool.size()
+
+    def burst() -> list[int]:
+        with httpx.Client(timeout=20) as c, ThreadPoolExecutor(3 * request_threads()) as pool:
+            return list(pool.map(lambda _: c.get(url).status_code, range(12 * request_threads())))
+
+    assert set(burst()) == {200}  # the pool now holds what it keeps
+    opened: list[object] = []
+
+    def on_connect(dbapi_connection, record) -> None:
+        opened.append(dbapi_connection)
+
+    event.listen(engine, "connect", on_connect)
+    try:
+        assert set(burst()) == {200}
+    finally:
+        event.remove(engine, "connect", on_connect)
+    assert opened == []
+
+
 def test_security_headers_on_every_page(client, bundled) -> None:
     person = bundled["hdir-folkehelse"]
     post = form_data(person, {person.items[0]: {"status": "on_track"}})
@@ -487,6 +520,35 @@ def test_a_reply_does_not_load_prefect_when_no_server_is_configured(tmp_path) ->
     env["FOLLOWUP_DATA_DIR"] = str(tmp_path)
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("where", ["environment", "profile", "nowhere"])
+def test_a_prefect_server_is_found_where_prefect_looks_for_it(tmp_path, where) -> None:
+    """The web app tells Prefect of each reply when a server is configured, whether in the
+    environment or in the active profile (as ``prefect config set`` leaves it), and finds
+    that out without importing Prefect."""
+    code = (
+        "import sys\n"
+        "from followup.web.app import _prefect_configured\n"
+        "print(_prefect_configured())\n"
+        "assert 'prefect' not in sys.modules, 'imported'\n"
+    )
+    home = tmp_path / "prefect-home"
+    home.mkdir()
+    (home / "profiles.toml").write_text(
+        'active = "team"\n\n[profiles.local]\n\n'
+        '[profiles.team]\nPREFECT_API_URL = "http://127.0.0.1:4200/api"\n',
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(FOLLOWUP_DATA_DIR=str(tmp_path), PREFECT_HOME=str(home))
+    if where == "environment":
+        env.update(PREFECT_API_URL="http://127.0.0.1:4200/api", PREFECT_PROFILE="local")
+    elif where == "nowhere":
+        env["PREFECT_PROFILE"] = "local"  # a profile without a server: Prefect's own mode
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(where != "nowhere")
 
 
 def test_served_sockets_are_tcp_so_connections_get_nodelay() -> None:
