@@ -11,6 +11,7 @@ from sqlmodel import select
 from models.db import make_engine, session_scope
 from models.migrate import SchemaOutOfDate, current_revision, ensure_current, head_revision
 from models.plan import Plan
+from tests.conftest import BACKENDS, BUNDLED_PLAN
 
 
 def test_timestamps_come_back_aware_in_utc(engine):
@@ -124,3 +125,51 @@ def test_the_migrations_build_exactly_the_schema_the_models_declare(database_url
     finally:
         engine.dispose()
     assert differences == []
+
+
+@pytest.mark.parametrize("database_url", [b for b in BACKENDS if b == "postgres"], indirect=True)
+def test_postgresql_plans_queries_for_the_data_they_meet(engine):
+    """A reply form's query, prepared while the history is empty, still finds an item's
+    latest report through its index once the history holds thousands of reports: no
+    generic plan made for an empty table (a scan of the whole history on every page) is
+    kept. Nothing is ANALYZEd here, as where autovacuum is off."""
+    from models.importer import import_path
+    from models.items import ItemKind, ItemRef
+    from models.plan import Measure
+    from models.replies import items_with_latest
+
+    with session_scope() as session:
+        import_path(session, str(BUNDLED_PLAN))
+    with session_scope() as session:
+        measures = session.exec(select(Measure.id).order_by(Measure.id)).all()
+    tokens = [ItemRef(ItemKind.MEASURE, m).token for m in measures[:3]]
+
+    def statusreport_scans(conn) -> int:
+        conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+        return conn.execute(
+            text("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'statusreport'")
+        ).scalar_one()
+
+    # One connection: psycopg prepares a statement on its 6th run, and PostgreSQL may keep
+    # a generic plan from the 6th run of the prepared statement on.
+    with session_scope() as session:
+        for _ in range(15):
+            assert all(i.latest is None for i in items_with_latest(session, tokens).values())
+        session.execute(
+            text(
+                "INSERT INTO statusreport (plan_id, measure_id, status, progress, channel, "
+                "submitted_at, submission, item) "
+                "SELECT m.plan_id, m.id, 'on_track', g % 101, 'web', now(), "
+                "md5(m.id || '-' || g), 'measure:' || m.id "
+                "FROM measure m, generate_series(1, 20000 / (SELECT count(*) FROM measure)) g"
+            )
+        )
+        session.execute(text("SELECT pg_stat_force_next_flush()"))
+    with session_scope() as session:
+        before = statusreport_scans(session.connection())
+        items = items_with_latest(session, tokens)
+        session.execute(text("SELECT pg_stat_force_next_flush()"))
+    with engine.connect() as conn:
+        after = statusreport_scans(conn)
+    assert all(item.latest is not None for item in items.values())
+    assert after == before, f"{after - before} scan(s) of the whole history for one page"
