@@ -49,24 +49,15 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    # Each statement planned for the data it meets: psycopg prepares a statement run a few
+    # times, and PostgreSQL would then keep one generic plan for it, made perhaps while a
+    # table was nearly empty, until an ANALYZE (never, where autovacuum is off). Seen: the
+    # reply form's query kept scanning the whole history, 11 ms per page at 21,000 reports
+    # instead of 0.1 ms. (plan_cache_mode=force_custom_plan would also replan the foreign
+    # key checks of every inserted row: 3.6 s more for 138,000 reminder claims.)
     return create_engine(
-        url,
-        pool_pre_ping=True,
-        pool_size=POOL_SIZE,
-        connect_args={"options": _with_custom_plans(parsed.query.get("options"))},
+        url, pool_pre_ping=True, pool_size=POOL_SIZE, connect_args={"prepare_threshold": None}
     )
-
-
-def _with_custom_plans(options: str | tuple | None) -> str:
-    """PostgreSQL connection options that plan each statement for the data it meets.
-
-    psycopg prepares a statement run a few times, and PostgreSQL would then keep one
-    generic plan for it, made perhaps when a table was nearly empty, until an ANALYZE
-    (never, where autovacuum is off). Seen: the reply form's query kept scanning the whole
-    history, 11 ms per page at 21,000 reports instead of 0.1 ms. With custom plans the
-    statements stay prepared (parsed once); only the plan is made anew, for today's data."""
-    given = " ".join(options) if isinstance(options, tuple) else (options or "")
-    return f"{given} -c plan_cache_mode=force_custom_plan".strip()
 
 
 def _configure_sqlite(engine: Engine) -> None:
