@@ -5,6 +5,7 @@ SQLite is set up for several writer threads: WAL, a busy timeout, foreign keys, 
 half-way with "database is locked".
 """
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -12,7 +13,7 @@ from functools import lru_cache
 
 from sqlalchemy import Table, event
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlmodel import Session, create_engine
 
 from models.settings import get_settings
@@ -22,6 +23,8 @@ from models.settings import get_settings
 # (overflow) are closed when returned, so a pool smaller than its steady use would open a
 # new connection on almost every request.
 POOL_SIZE = 10
+PING_AFTER_IDLE_SECONDS = 5.0  # see _ping_when_idle
+READ_ONLY = "followup_read_only"  # execution option of read_scope
 
 
 class DatabaseUnreachable(RuntimeError):
@@ -55,9 +58,33 @@ def make_engine(url: str) -> Engine:
     # reply form's query kept scanning the whole history, 11 ms per page at 21,000 reports
     # instead of 0.1 ms. (plan_cache_mode=force_custom_plan would also replan the foreign
     # key checks of every inserted row: 3.6 s more for 138,000 reminder claims.)
-    return create_engine(
-        url, pool_pre_ping=True, pool_size=POOL_SIZE, connect_args={"prepare_threshold": None}
-    )
+    engine = create_engine(url, pool_size=POOL_SIZE, connect_args={"prepare_threshold": None})
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Test a pooled connection before use when it has been idle for a while, and replace
+    it if the server has dropped it (a restart, a proxy's idle timeout).
+
+    SQLAlchemy's pool_pre_ping tests it on every checkout: one more round trip per request
+    of the reply app, to the server that is busiest then. A connection returned moments
+    ago is used as it is; if the server went away in between, that one transaction fails
+    whole (nothing half-written) and the pool is renewed."""
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _stamp(dbapi_conn, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn, record, _proxy) -> None:
+        if time.monotonic() - record.info.get("idle_since", 0.0) < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"connection dropped while idle: {exc}") from exc
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -74,7 +101,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read_scope reads in a plain (deferred) transaction: no write lock.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 @lru_cache
@@ -93,6 +122,20 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def read_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A session for reading only, for pages that only show data: on PostgreSQL each
+    statement on its own (no BEGIN and COMMIT round trips; at READ COMMITTED each statement
+    sees the data as of its own start anyway), on SQLite without taking the write lock."""
+    engine = engine or get_engine()
+    options: dict = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
+    engine = engine.execution_options(**options)
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
 
 
 def fast_insert(

@@ -31,7 +31,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 
 from followup.web.strings import WEB
-from models.db import get_engine, session_scope
+from models.db import get_engine, read_scope, session_scope
 from models.items import ItemKind
 from models.plan import Contact, Plan
 from models.replies import (
@@ -367,7 +367,7 @@ def create_app() -> FastAPI:
 
     @app.get("/r/{round_id}/{token}", response_class=HTMLResponse)
     def show_form(round_id: int, token: str, request: Request) -> HTMLResponse:
-        with session_scope() as session:
+        with read_scope() as session:
             visit = load_request(session, round_id, token, request)
             scope = scopes.get(session, round_id, visit.contact_id)
             items = items_with_latest(session, scope)
@@ -477,7 +477,7 @@ def create_app() -> FastAPI:
 
     @app.get("/r/{round_id}/{token}/receipt/{submission}", response_class=HTMLResponse)
     def receipt(round_id: int, token: str, submission: str, request: Request) -> HTMLResponse:
-        with session_scope() as session:
+        with read_scope() as session:
             visit = load_request(session, round_id, token, request)
             recorded = submission_rows(session, round_id, visit.contact_id, submission)
         language = visit.language

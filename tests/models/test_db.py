@@ -173,3 +173,49 @@ def test_postgresql_plans_queries_for_the_data_they_meet(engine):
         after = statusreport_scans(conn)
     assert all(item.latest is not None for item in items.values())
     assert after == before, f"{after - before} scan(s) of the whole history for one page"
+
+
+@pytest.mark.parametrize("database_url", [b for b in BACKENDS if b == "postgres"], indirect=True)
+def test_a_connection_the_server_dropped_while_idle_is_replaced(engine, monkeypatch):
+    """The server restarts or a proxy drops idle connections: the next transaction after
+    an idle spell runs on a fresh connection instead of failing."""
+    import models.db
+
+    def backend_pid() -> int:
+        with session_scope() as session:
+            return session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+    first = backend_pid()
+    with make_engine(engine.url.render_as_string(hide_password=False)).connect() as admin:
+        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+    monkeypatch.setattr(models.db, "PING_AFTER_IDLE_SECONDS", 0.0)  # as after an idle spell
+    assert backend_pid() != first
+
+
+def test_reads_do_not_wait_for_a_writer(engine):
+    """A page that only shows data (read_scope) is answered while another transaction is
+    writing; on SQLite it does not queue for the write lock."""
+    from models.db import read_scope
+
+    done = threading.Event()
+
+    def read() -> None:
+        with read_scope() as session:
+            session.exec(select(Plan.id)).all()
+        done.set()
+
+    with session_scope() as writer:
+        writer.add(
+            Plan(
+                key="p",
+                title="Plan",
+                reference="R",
+                period_start=date(2020, 1, 1),
+                period_end=date(2020, 12, 31),
+            )
+        )
+        writer.flush()  # the writer holds its lock (SQLite: the database's write lock)
+        reader = threading.Thread(target=read)
+        reader.start()
+        assert done.wait(timeout=10), "the read waited for the writer"
+    reader.join(timeout=10)
