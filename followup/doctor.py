@@ -133,7 +133,7 @@ def check_channels(settings, load_secret: Callable[[str], str] | None) -> Check:
     import notifications.outbox  # noqa: F401  (registers outbox://)
     from models.db import make_engine
     from models.plan import Contact, Plan
-    from notifications.channels import EMAIL, ChannelError, redact, resolve
+    from notifications.channels import EMAIL, ChannelError, channel_url, redact
 
     engine = make_engine(settings.resolved_database_url)
     try:
@@ -145,7 +145,6 @@ def check_channels(settings, load_secret: Callable[[str], str] | None) -> Check:
             ).all()
     finally:
         engine.dispose()
-    mail_url = settings.mail_url.get_secret_value() if settings.mail_url else None
     problems, count, unchecked = [], 0, 0
     for plan_key, contact_key, channels in rows:
         for channel in channels or []:
@@ -157,13 +156,7 @@ def check_channels(settings, load_secret: Callable[[str], str] | None) -> Check:
                 unchecked += 1
                 continue
             try:
-                url = resolve(
-                    channel,
-                    outbox=settings.outbox_dir,
-                    mail_url=mail_url,
-                    everything_to_outbox=False,
-                    load_secret=load_secret,
-                )
+                url = channel_url(channel, settings, load_secret, everything_to_outbox=False)
             except ChannelError as exc:
                 problems.append(f"{plan_key}/{contact_key} {shown}: {exc}")
                 continue

@@ -40,11 +40,12 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get their folder created and their pragmas set."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        options = {}
         if parsed.database and parsed.database != ":memory:":
             from pathlib import Path
 
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        options = {"pool_size": POOL_SIZE} if parsed.database not in (None, "", ":memory:") else {}
+            options["pool_size"] = POOL_SIZE  # a file: pooled like a server's connections
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **options
         )
@@ -129,13 +130,17 @@ def read_scope(engine: Engine | None = None) -> Iterator[Session]:
     """A session for reading only, for pages that only show data: on PostgreSQL each
     statement on its own (no BEGIN and COMMIT round trips; at READ COMMITTED each statement
     sees the data as of its own start anyway), on SQLite without taking the write lock."""
-    engine = engine or get_engine()
+    with Session(_read_only(engine or get_engine()), expire_on_commit=False) as session:
+        yield session
+
+
+@lru_cache(maxsize=8)
+def _read_only(engine: Engine) -> Engine:
+    """The engine with read_scope's options, made once per engine, not on every page."""
     options: dict = {READ_ONLY: True}
     if engine.dialect.name == "postgresql":
         options["isolation_level"] = "AUTOCOMMIT"
-    engine = engine.execution_options(**options)
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
+    return engine.execution_options(**options)
 
 
 def fast_insert(

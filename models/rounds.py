@@ -140,10 +140,17 @@ def get_round(
 
 def rounds_past_deadline(session: Session, as_of: date) -> list[ReportingRound]:
     """Open rounds whose reply deadline was before ``as_of`` (the deadline day still counts)."""
+    return _rounds(
+        session, ReportingRound.state == RoundState.OPEN, ReportingRound.deadline < as_of
+    )
+
+
+def _rounds(session: Session, *conditions) -> list[ReportingRound]:
+    """The rounds that meet the conditions, by reply deadline."""
     return list(
         session.exec(
             select(ReportingRound)
-            .where(ReportingRound.state == RoundState.OPEN, ReportingRound.deadline < as_of)
+            .where(*conditions)
             .order_by(ReportingRound.deadline, ReportingRound.id)
         ).all()
     )
@@ -324,16 +331,13 @@ def chases_due(session: Session, plan_id: int, as_of: date) -> list[Chase]:
     working day after the round's invitation up to and including its reply deadline, once."""
     if not is_working_day(as_of):
         return []
-    rounds = session.exec(
-        select(ReportingRound)
-        .where(
-            ReportingRound.plan_id == plan_id,
-            ReportingRound.state == RoundState.OPEN,
-            ReportingRound.as_of < as_of,
-            ReportingRound.deadline >= as_of,
-        )
-        .order_by(ReportingRound.deadline, ReportingRound.id)
-    ).all()
+    rounds = _rounds(
+        session,
+        ReportingRound.plan_id == plan_id,
+        ReportingRound.state == RoundState.OPEN,
+        ReportingRound.as_of < as_of,
+        ReportingRound.deadline >= as_of,
+    )
     stage = chase_stage(as_of)
     claimed = _claimed(session, plan_id, {stage})
     return [
@@ -351,15 +355,12 @@ def missing_after_deadline(
     coordinator has not been told about yet (told on the first working day after it)."""
     if not is_working_day(as_of):
         return []
-    rounds = session.exec(
-        select(ReportingRound)
-        .where(
-            ReportingRound.plan_id == plan_id,
-            ReportingRound.deadline < as_of,
-            ReportingRound.deadline >= as_of - timedelta(days=MISSING_NOTICE_DAYS),
-        )
-        .order_by(ReportingRound.deadline, ReportingRound.id)
-    ).all()
+    rounds = _rounds(
+        session,
+        ReportingRound.plan_id == plan_id,
+        ReportingRound.deadline < as_of,
+        ReportingRound.deadline >= as_of - timedelta(days=MISSING_NOTICE_DAYS),
+    )
     claimed = _claimed(session, plan_id, {missing_stage(r.deadline) for r in rounds})
     out = []
     for rnd in rounds:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from models.settings import Settings
+
 EMAIL = re.compile(r"^[^@\s:/]+@[^@\s:/]+\.[^@\s:/]+$")
 
 
@@ -62,6 +64,26 @@ def resolve(
                 f"{channel}: cannot load the secret ({exc})", permanent=False
             ) from None
     return channel
+
+
+def channel_url(
+    channel: str,
+    settings: Settings,
+    load_secret: Callable[[str], str] | None = None,
+    *,
+    everything_to_outbox: bool | None = None,
+) -> str:
+    """``resolve`` with the outbox, the mail server and the delivery mode of ``settings``;
+    ``everything_to_outbox`` overrides FOLLOWUP_DELIVERY (the doctor checks real channels)."""
+    return resolve(
+        channel,
+        outbox=settings.outbox_dir,
+        mail_url=settings.mail_url.get_secret_value() if settings.mail_url else None,
+        everything_to_outbox=settings.delivery == "outbox"
+        if everything_to_outbox is None
+        else everything_to_outbox,
+        load_secret=load_secret,
+    )
 
 
 def redact(url: str) -> str:

@@ -20,7 +20,7 @@ from models.messages import DeliveryState
 from models.reminders import Outgoing, lease, outgoing, record_outcome
 from models.settings import Settings
 from models.types import utcnow
-from notifications.channels import ChannelError, redact, resolve
+from notifications.channels import ChannelError, channel_url, redact
 from notifications.outbox import text_variant  # importing it registers outbox://
 
 LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ - \w+ - ")
@@ -93,14 +93,11 @@ def deliver(
     with session_scope() as session:
         taken = lease(session, delivery_ids, utcnow(), settings.delivery_lease_seconds)
         batch = outgoing(session, taken)
-    mail_url = settings.mail_url.get_secret_value() if settings.mail_url else None
     sender = apprise.Apprise()  # this batch's, reused message after message
     outcomes = []
     with get_engine().connect() as connection:
         for message in batch:
-            error, permanent = _send_with_retries(
-                message, settings, mail_url, load_secret, sleep, sender
-            )
+            error, permanent = _send_with_retries(message, settings, load_secret, sleep, sender)
             with connection.begin():  # each outcome is committed before the next send
                 state = record_outcome(
                     connection,
@@ -128,20 +125,13 @@ def deliver(
 def _send_with_retries(
     message: Outgoing,
     settings: Settings,
-    mail_url: str | None,
     load_secret: Callable[[str], str] | None,
     sleep: Callable[[float], None],
     sender: apprise.Apprise | None = None,
 ) -> tuple[str | None, bool]:
     """Try one message a few times with backoff; returns (error or None, permanent)."""
     try:
-        url = resolve(
-            message.channel,
-            outbox=settings.outbox_dir,
-            mail_url=mail_url,
-            everything_to_outbox=settings.delivery == "outbox",
-            load_secret=load_secret,
-        )
+        url = channel_url(message.channel, settings, load_secret)
     except ChannelError as exc:
         return str(exc), exc.permanent
     error, permanent = None, False

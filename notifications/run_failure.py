@@ -13,30 +13,10 @@ from sqlmodel import select
 from models.db import session_scope
 from models.plan import Contact, Plan, PlanRole, PlanRoleKind
 from models.settings import get_settings
-from notifications.channels import ChannelError, resolve
+from notifications.channels import ChannelError, channel_url
 from notifications.delivery import send
 from notifications.render import render
-
-WORDS = {
-    "nb": {
-        "subject": "Kjøring feilet: {run}",
-        "intro": "Kjøringen «{run}» av flyten {flow} feilet.",
-        "error": "Feil",
-        "link": "Se kjøringen og loggen i Prefect",
-    },
-    "nn": {
-        "subject": "Køyring feila: {run}",
-        "intro": "Køyringa «{run}» av flyten {flow} feila.",
-        "error": "Feil",
-        "link": "Sjå køyringa og loggen i Prefect",
-    },
-    "en": {
-        "subject": "Run failed: {run}",
-        "intro": "The run “{run}” of the flow {flow} failed.",
-        "error": "Error",
-        "link": "See the run and its log in Prefect",
-    },
-}
+from notifications.strings import STRINGS
 
 
 @dataclass(frozen=True)
@@ -81,27 +61,18 @@ def notify_run_failure(
     """Send the notice to the coordinators' channels; returns the channels it reached.
     Raises ChannelError listing the channels that failed, after trying all of them."""
     settings = get_settings()
-    mail_url = settings.mail_url.get_secret_value() if settings.mail_url else None
     reached, errors = [], []
     for person in coordinators(failure.plan):
-        words = WORDS.get(person.language, WORDS["nb"])
         rendered = render(
             "run_failure",
             person.language,
-            subject=words["subject"].format(run=failure.run_name),
+            subject=STRINGS[person.language]["run_failed_subject"].format(run=failure.run_name),
             recipient=person.name,
-            w=words,
             failure=failure,
         )
         for channel in person.channels:
             try:
-                url = resolve(
-                    channel,
-                    outbox=settings.outbox_dir,
-                    mail_url=mail_url,
-                    everything_to_outbox=settings.delivery == "outbox",
-                    load_secret=load_secret,
-                )
+                url = channel_url(channel, settings, load_secret)
                 send(url, rendered.subject, rendered.text, rendered.html)
                 reached.append(channel)
             except ChannelError as exc:

@@ -3,6 +3,10 @@ the wording lives here so that the three languages are kept side by side."""
 
 STRINGS: dict[str, dict[str, str]] = {
     "nb": {
+        "run_failed_subject": "Kjøring feilet: {run}",
+        "run_failed_intro": "Kjøringen «{run}» av flyten {flow} feilet.",
+        "run_failed_error": "Feil",
+        "run_failed_link": "Se kjøringen og loggen i Prefect",
         "invite_subject": "Statusrapport «{label}»: svar innen {date}",
         "invite_intro": "Koordinatoren for «{plan}» ber om status for {n} tiltak og oppdrag du "
         "er ansvarlig for, per {as_of}. Svar innen {date}.",
@@ -56,6 +60,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "failure_subject_line": "Melding",
     },
     "nn": {
+        "run_failed_subject": "Køyring feila: {run}",
+        "run_failed_intro": "Køyringa «{run}» av flyten {flow} feila.",
+        "run_failed_error": "Feil",
+        "run_failed_link": "Sjå køyringa og loggen i Prefect",
         "invite_subject": "Statusrapport «{label}»: svar innan {date}",
         "invite_intro": "Koordinatoren for «{plan}» ber om status for {n} tiltak og oppdrag du "
         "er ansvarleg for, per {as_of}. Svar innan {date}.",
@@ -109,6 +117,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "failure_subject_line": "Melding",
     },
     "en": {
+        "run_failed_subject": "Run failed: {run}",
+        "run_failed_intro": "The run “{run}” of the flow {flow} failed.",
+        "run_failed_error": "Error",
+        "run_failed_link": "See the run and its log in Prefect",
         "invite_subject": "Status report “{label}”: reply by {date}",
         "invite_intro": "The coordinator of “{plan}” asks for the status of {n} measures and "
         "assignments you are responsible for, as of {as_of}. Please reply by {date}.",

@@ -6,6 +6,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # Before anything imports prefect: its state (results, transaction records) lives here.
@@ -25,7 +26,7 @@ for name in [n for n in os.environ if n.startswith("FOLLOWUP_") and n not in HAR
 
 import pytest  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import Engine, make_url  # noqa: E402
+from sqlalchemy.engine import URL, Engine, make_url  # noqa: E402
 
 from models.db import get_engine, make_engine  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
@@ -47,27 +48,36 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, migrated once, dropped at the end."""
+@contextmanager
+def fresh_postgres_database(prefix: str) -> Iterator[URL]:
+    """A new, empty database on the test PostgreSQL server, dropped afterwards; its URL."""
     if not POSTGRES_URL:
         pytest.fail("FOLLOWUP_TEST_POSTGRES_URL is not set")
-    admin_url = make_url(POSTGRES_URL)
-    name = f"followup_test_{uuid.uuid4().hex[:10]}"
+    admin_url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # CI must fail, not skip, when PostgreSQL is unreachable
         pytest.fail(f"PostgreSQL at {admin_url.render_as_string()} is unreachable: {exc}")
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield admin_url.set(database=name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated once, dropped at the end."""
+    with fresh_postgres_database("followup_test") as url:
+        url = url.render_as_string(hide_password=False)
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

@@ -36,6 +36,7 @@ from flows.rounds import (
     open_status_round,
     reconcile_reply_runs,
 )
+from followup.up import wait_healthy
 from models.db import session_scope
 from models.plan import Contact
 from models.reporting import ReplyChannel, RoundContact, StatusReport
@@ -72,9 +73,6 @@ class PrefectServer:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
 
-    def healthy(self) -> bool:
-        return httpx.get(f"{self.api_url}/health", timeout=2).json() is True
-
     def start(self) -> None:
         """Start the server and wait until it is healthy."""
         assert self.process is None, "already running"
@@ -94,7 +92,7 @@ class PrefectServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: nothing is left behind
             )
-        wait_for(self.healthy, "the Prefect server to be healthy", 60, self.log)
+        wait_healthy(self.api_url, self.process, self.log, timeout=60)
 
     def stop(self) -> None:
         """Stop the server and wait until its process has ended and the port refuses."""

@@ -10,8 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +19,8 @@ import pytest
 
 from flows.deployments import DEPLOYMENTS
 from tests.browser import browser_page
-from tests.conftest import BACKENDS, BUNDLED_PLAN, POSTGRES_URL, REPO
+from tests.conftest import BACKENDS, BUNDLED_PLAN, REPO, fresh_postgres_database
+from tests.reply_runs import wait_for
 from tests.servers import free_port
 
 FOLLOWUP = str(Path(sys.executable).with_name("followup"))
@@ -44,20 +44,6 @@ class Up:
         return response
 
 
-def wait_for(check: Callable, what: str, seconds: float, log: Path | None = None):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-        except httpx.HTTPError:
-            result = None
-        if result:
-            return result
-        time.sleep(0.25)
-    tail = log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
-    raise AssertionError(f"timed out after {seconds} s waiting for {what}\n{tail}")
-
-
 def deployment_names(up: Up) -> set[str]:
     return {d["name"] for d in up.api("POST", "/deployments/filter", json={}).json()}
 
@@ -69,22 +55,8 @@ def prefect_database(request) -> Iterator[str | None]:
     if request.param == "sqlite":
         yield None
         return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin_url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
-    name = f"prefect_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(drivername="postgresql+asyncpg", database=name).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres_database("prefect_test") as url:
+        yield url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="module")

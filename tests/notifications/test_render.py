@@ -114,6 +114,24 @@ def test_delivery_failure_notice_renders_in_every_language(bundled, language):
     assert "Ola &lt;b&gt;" in rendered.html
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_run_failure_notice_renders_in_every_language(language):
+    from notifications.run_failure import RunFailure
+
+    failure = RunFailure(
+        flow="send-reminders",
+        run_name="send-reminders 2020-05-25",
+        run_id="1",
+        link="http://127.0.0.1:4200/runs/flow-run/1",
+        message="ValueError: <bad> & worse",
+    )
+    rendered = render("run_failure", language, subject="s", recipient="Kari", failure=failure)
+    intro = STRINGS[language]["run_failed_intro"].format(run=failure.run_name, flow=failure.flow)
+    assert intro in rendered.text and STRINGS[language]["run_failed_link"] in rendered.text
+    assert f'href="{failure.link}"' in rendered.html
+    assert "ValueError: &lt;bad&gt; &amp; worse" in rendered.html
+
+
 def test_a_missing_variable_is_an_error_not_a_blank():
     import jinja2
 
