@@ -6,12 +6,13 @@ half-way with "database is locked".
 """
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from itertools import islice
 
-from sqlalchemy import Table, event
+from sqlalchemy import Table, event, func, select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlmodel import Session, create_engine
@@ -137,22 +138,34 @@ def read_scope(engine: Engine | None = None) -> Iterator[Session]:
 @lru_cache(maxsize=8)
 def _read_only(engine: Engine) -> Engine:
     """The engine with read_scope's options, made once per engine, not on every page."""
-    options: dict = {READ_ONLY: True}
+    return statementwise(engine).execution_options(**{READ_ONLY: True})
+
+
+@lru_cache(maxsize=8)
+def statementwise(engine: Engine) -> Engine:
+    """The engine for work done one statement at a time, each whole on its own (a single
+    statement is atomic): on PostgreSQL in AUTOCOMMIT, one round trip per statement
+    instead of three (BEGIN, the statement, COMMIT); on SQLite as it is (a local commit
+    costs no round trip, and BEGIN IMMEDIATE keeps writers queueing for the lock).
+    ``with connection.begin():`` around one statement is right on both."""
     if engine.dialect.name == "postgresql":
-        options["isolation_level"] = "AUTOCOMMIT"
-    return engine.execution_options(**options)
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
 
 
 def fast_insert(
-    connection: Connection, table: Table, columns: Sequence[str], rows: list[tuple]
+    connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[tuple]
 ) -> None:
     """A bulk insert in the caller's transaction that skips SQLAlchemy's per-row type
     processing: ``COPY`` on PostgreSQL, multi-row ``VALUES`` on SQLite (for the hundred
     thousand claims of a large run). Rows are tuples in the order of ``columns`` and must
     hold plain driver values: text, numbers, ``driver_date`` and ``driver_timestamp``.
     Constraints hold as for any insert: a duplicate fails the statement (and the caller's
-    transaction)."""
-    if not rows:
+    transaction).
+
+    ``rows`` may be made as they are read: PostgreSQL stores them meanwhile (its work on
+    the other core), and whatever makes them (rendering messages) runs alongside."""
+    if isinstance(rows, Sequence) and not rows:
         return
     quote = connection.dialect.identifier_preparer.quote
     # table.c[...] refuses a name the table does not have before any SQL is sent.
@@ -167,8 +180,8 @@ def fast_insert(
         elif connection.dialect.name == "sqlite":
             one = f"({', '.join('?' * len(columns))})"
             per = max(1, _sqlite_variables(cursor.connection) // len(columns))
-            for start in range(0, len(rows), per):
-                chunk = rows[start : start + per]
+            rows = iter(rows)
+            while chunk := list(islice(rows, per)):
                 cursor.execute(
                     f"INSERT INTO {target} VALUES {', '.join([one] * len(chunk))}",
                     [value for row in chunk for value in row],
@@ -179,6 +192,25 @@ def fast_insert(
         raise DBAPIError.instance(f"INSERT INTO {target}", None, exc, dbapi_error) from exc
     finally:
         cursor.close()
+
+
+def reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:
+    """``count`` new primary keys of ``table``, for rows written later in the caller's
+    (write) transaction with their ids given: so that rows pointing at them can be
+    written first. PostgreSQL draws them from the table's sequence; on SQLite the
+    transaction holds the write lock (BEGIN IMMEDIATE), so the ids after the largest
+    one are free until it ends."""
+    if count <= 0:
+        return []
+    if connection.dialect.name == "postgresql":
+        drawn = connection.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence(%(table)s, 'id')) "
+            "FROM generate_series(1, %(count)s)",
+            {"table": table.name, "count": count},
+        )
+        return [row[0] for row in drawn]
+    top = connection.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    return list(range(top + 1, top + 1 + count))
 
 
 def _sqlite_variables(dbapi_connection) -> int:

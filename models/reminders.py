@@ -1,7 +1,7 @@
 """Reminder rules over the database: who is due which reminder today, claiming each one
 exactly once, and queueing the digest that carries them."""
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
 from models.calendar import is_working_day
-from models.db import driver_date, driver_timestamp, fast_insert
+from models.db import driver_date, driver_timestamp, fast_insert, reserve_ids
 from models.items import Item, is_open, latest_reports, load_items
 from models.messages import (
     Delivery,
@@ -205,53 +205,67 @@ CLAIM_COLUMNS = (
 )
 
 
-def queue_digests(session: Session, plan_id: int, as_of: date, digests: list[NewDigest]) -> int:
+def queue_digests(
+    session: Session, plan_id: int, as_of: date, digests: Collection[NewDigest]
+) -> int:
     """Store rendered messages with their claims and queue one delivery per channel of each
     recipient, in the caller's transaction, with three bulk statements. A recipient with no
-    channel gets one delivery given up on at once, saying so: visible, not silent."""
+    channel gets one delivery given up on at once, saying so: visible, not silent.
+
+    ``digests`` may be rendered as they are read: the claims of each are stored while the
+    next is rendered (the digests themselves after all claims: the claims' foreign key is
+    checked at commit)."""
     if not digests:
         return 0
     connection = session.connection()  # core statements: no ORM bookkeeping per row
     now = utcnow()
-    ids = (
-        connection.execute(
-            insert(Digest).returning(Digest.id, sort_by_parameter_order=True),
-            [
-                dict(
-                    plan_id=plan_id,
-                    contact_id=d.contact.id,
-                    kind=d.kind,
-                    as_of=as_of,
-                    language=d.contact.language,
-                    subject=d.subject,
-                    text=d.text,
-                    html=d.html,
-                    attachments=d.attachments,
-                    created_at=now,
-                )
-                for d in digests
-            ],
-        )
-        .scalars()
-        .all()
-    )
+    ids = reserve_ids(connection, Digest.__table__, len(digests))
     stamp = driver_timestamp(connection, now)
     day = driver_date(connection, as_of)
-    # One pass over the claims (they may be made as they are read); the few distinct stage
-    # dates among them are converted once.
-    days: dict[date, object] = {}
-    rows = []
-    for did, d in zip(ids, digests, strict=True):
-        for c in d.claims:
-            due_on = days.get(c.due_on)
-            if due_on is None:
-                due_on = days[c.due_on] = driver_date(connection, c.due_on)
-            rows.append(
-                (plan_id, c.item, c.stage, d.contact.id, c.role.value, due_on, day, did, stamp)
+    read: list[NewDigest] = []
+
+    def claims() -> Iterator[tuple]:
+        days: dict[date, object] = {}  # the few distinct stage dates, converted once each
+        for did, d in zip(ids, digests, strict=True):
+            read.append(d)
+            for c in d.claims:
+                due_on = days.get(c.due_on)
+                if due_on is None:
+                    due_on = days[c.due_on] = driver_date(connection, c.due_on)
+                yield (
+                    plan_id,
+                    c.item,
+                    c.stage,
+                    d.contact.id,
+                    c.role.value,
+                    due_on,
+                    day,
+                    did,
+                    stamp,
+                )
+
+    fast_insert(connection, Reminder.__table__, CLAIM_COLUMNS, claims())
+    connection.execute(
+        insert(Digest),
+        [
+            dict(
+                id=did,
+                plan_id=plan_id,
+                contact_id=d.contact.id,
+                kind=d.kind,
+                as_of=as_of,
+                language=d.contact.language,
+                subject=d.subject,
+                text=d.text,
+                html=d.html,
+                attachments=d.attachments,
+                created_at=now,
             )
-    fast_insert(connection, Reminder.__table__, CLAIM_COLUMNS, rows)
+            for did, d in zip(ids, read, strict=True)
+        ],
+    )
     deliveries = []
-    for did, d in zip(ids, digests, strict=True):
+    for did, d in zip(ids, read, strict=True):
         channels = list(dict.fromkeys(d.contact.channels if d.channels is None else d.channels))
         deliveries += [
             dict(digest_id=did, channel=c, state=DeliveryState.PENDING, last_error=None)

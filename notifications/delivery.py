@@ -15,7 +15,7 @@ from pathlib import Path
 import apprise
 from apprise import NotifyFormat
 
-from models.db import get_engine, session_scope
+from models.db import get_engine, session_scope, statementwise
 from models.messages import DeliveryState
 from models.reminders import Outgoing, lease, outgoing, record_outcome
 from models.settings import Settings
@@ -95,7 +95,7 @@ def deliver(
         batch = outgoing(session, taken)
     sender = apprise.Apprise()  # this batch's, reused message after message
     outcomes = []
-    with get_engine().connect() as connection:
+    with statementwise(get_engine()).connect() as connection:  # an outcome: one UPDATE
         for message in batch:
             error, permanent = _send_with_retries(message, settings, load_secret, sleep, sender)
             with connection.begin():  # each outcome is committed before the next send

@@ -2,7 +2,7 @@
 are due for a reminder, overdue first, then by deadline."""
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -12,7 +12,7 @@ from models.calendar import day_off_name, effective_deadline
 from models.items import Item, ItemKind
 from models.messages import DigestKind, RecipientRole
 from models.plan import Contact
-from models.reminders import Claim, DueReminder, PlanContext, queue_digests
+from models.reminders import Claim, DueReminder, NewDigest, PlanContext, queue_digests
 from models.rounds import Chase, chase_stage, round_token
 from models.status import status_label
 from models.tokens import reply_url
@@ -229,17 +229,31 @@ def compose_reminder_digests(
     chases: Sequence[Chase] = (),
 ) -> int:
     """Render one digest per recipient of these (unclaimed) reminders and round chasers and
-    queue it with its claims; returns the number of digests."""
-    digests = []
-    for contact_id, entries, requests in per_recipient(due, chases):
+    queue it with its claims; returns the number of digests. Each digest is rendered as it
+    is queued, while the database stores the claims of the one before."""
+    recipients = per_recipient(due, chases)
+
+    def digest(contact_id: int, entries: list[DueReminder], requests: list[Chase]) -> NewDigest:
         contact = ctx.contacts[contact_id]
         rendered = render_reminder_digest(ctx, contact, entries, as_of, requests)
         claims = DueClaims(entries, requests, as_of)
-        digests.append(
-            rendered.as_digest(
-                contact,
-                DigestKind.REMINDER,
-                claims=claims,
-            )
-        )
-    return queue_digests(session, ctx.plan.id, as_of, digests)
+        return rendered.as_digest(contact, DigestKind.REMINDER, claims=claims)
+
+    return queue_digests(session, ctx.plan.id, as_of, RenderedOnRead(recipients, digest))
+
+
+@dataclass(frozen=True)
+class RenderedOnRead(Collection[NewDigest]):
+    """Digests rendered one at a time as they are read; how many is known before."""
+
+    recipients: list[tuple]
+    render: Callable[..., NewDigest]
+
+    def __len__(self) -> int:
+        return len(self.recipients)
+
+    def __iter__(self) -> Iterator[NewDigest]:
+        return (self.render(*recipient) for recipient in self.recipients)
+
+    def __contains__(self, digest: object) -> bool:
+        return any(d == digest for d in self)

@@ -2,16 +2,26 @@
 writers, and a schema only migrations create."""
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from models.db import make_engine, session_scope
-from models.migrate import SchemaOutOfDate, current_revision, ensure_current, head_revision
+from models.db import get_engine, make_engine, session_scope
+from models.migrate import (
+    SchemaOutOfDate,
+    alembic_config,
+    current_revision,
+    ensure_current,
+    head_revision,
+    upgrade,
+)
 from models.plan import Plan
-from tests.conftest import BACKENDS, BUNDLED_PLAN
+from models.settings import get_settings
+from tests.conftest import BACKENDS, BUNDLED_PLAN, fresh_postgres_database
 
 
 def test_timestamps_come_back_aware_in_utc(engine):
@@ -219,3 +229,67 @@ def test_reads_do_not_wait_for_a_writer(engine):
         reader.start()
         assert done.wait(timeout=10), "the read waited for the writer"
     reader.join(timeout=10)
+
+
+@contextmanager
+def blank_database(backend: str, tmp_path) -> Iterator[str]:
+    """An empty database with no schema at all, on ``backend``."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'blank.db'}"
+        return
+    with fresh_postgres_database("followup_migrate") as url:
+        yield url.render_as_string(hide_password=False)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_database_in_use_upgrades_and_downgrades_without_losing_a_claim(
+    backend, tmp_path, monkeypatch
+):
+    """A database holding a run's claims, digests and deliveries is downgraded to the
+    migration before the newest and upgraded again, twice, with every row kept: a claim
+    lost in a migration is a reminder sent twice."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from models.importer import import_path
+    from notifications import dispatch
+
+    def counts() -> tuple[int, ...]:
+        with get_engine().connect() as conn:
+            return tuple(
+                conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in ("reminder", "digest", "delivery")
+            )
+
+    def migrate(revision: str) -> None:
+        config = alembic_config()
+        down = revision < current_revision(get_engine())
+        with get_engine().begin() as connection:
+            config.attributes["connection"] = connection
+            if down:
+                command.downgrade(config, revision)
+            else:
+                command.upgrade(config, revision)
+
+    with blank_database(backend, tmp_path) as url:
+        monkeypatch.setenv("FOLLOWUP_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("FOLLOWUP_DATABASE_URL", url)
+        get_settings.cache_clear()
+        get_engine.cache_clear()
+        try:
+            upgrade(get_engine())
+            with session_scope() as session:
+                import_path(session, str(BUNDLED_PLAN))
+            claimed, _ = dispatch.queue_reminders(date(2020, 5, 29))
+            kept = counts()
+            assert claimed > 0 and kept[0] == claimed
+            newest = head_revision()
+            before = ScriptDirectory.from_config(alembic_config()).get_revision(newest)
+            for revision in (before.down_revision, newest, before.down_revision, newest):
+                migrate(revision)
+                assert counts() == kept
+            assert dispatch.queue_reminders(date(2020, 5, 29)) == (0, 0)  # all still claimed
+        finally:
+            get_engine().dispose()
+            get_settings.cache_clear()
+            get_engine.cache_clear()

@@ -138,3 +138,48 @@ def test_outbox_mode_sends_everything_to_the_outbox(plan, monkeypatch):
     message = read_outbox(get_settings().outbox_dir)[0]
     assert message.subject.startswith("Påminnelse: 4 frister")
     assert "<html" in message.html and "Tiltak" in message.text
+
+
+def test_a_claim_belongs_to_the_plan_and_person_of_its_digest(plan):
+    """One foreign key holds a claim's plan and recipient to its digest's: a claim filed
+    under someone else is refused whole, and removing a person removes their digests
+    with the claims they carried."""
+    from sqlalchemy import delete, func, insert
+    from sqlalchemy.exc import IntegrityError
+
+    from models.messages import Digest
+    from models.plan import Contact
+
+    run_once()
+    with session_scope() as session:
+        claim = session.exec(select(Reminder).order_by(Reminder.id)).first()
+        someone_else = session.exec(
+            select(Contact.id).where(Contact.id != claim.contact_id).order_by(Contact.id)
+        ).first()
+        before = session.exec(select(func.count()).select_from(Reminder)).one()
+    with pytest.raises(IntegrityError), session_scope() as session:
+        session.execute(
+            insert(Reminder).values(
+                plan_id=claim.plan_id,
+                item=claim.item,
+                stage=claim.stage,
+                contact_id=someone_else,
+                role=claim.role,
+                due_on=claim.due_on,
+                as_of=claim.as_of,
+                digest_id=claim.digest_id,
+            )
+        )
+    with session_scope() as session:
+        assert session.exec(select(func.count()).select_from(Reminder)).one() == before
+        carried = session.exec(
+            select(func.count()).where(Reminder.contact_id == claim.contact_id)
+        ).one()
+        session.execute(delete(Contact).where(Contact.id == claim.contact_id))
+    with session_scope() as session:
+        assert carried > 0
+        assert session.exec(select(func.count()).select_from(Reminder)).one() == before - carried
+        assert (
+            session.exec(select(func.count()).where(Digest.contact_id == claim.contact_id)).one()
+            == 0
+        )
