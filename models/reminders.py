@@ -1,10 +1,11 @@
 """Reminder rules over the database: who is due which reminder today, claiming each one
 exactly once, and queueing the digest that carries them."""
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import Protocol
 
 from sqlalchemy import String, bindparam, cast, insert, literal, text, update
 from sqlalchemy.engine import Connection
@@ -205,9 +206,16 @@ CLAIM_COLUMNS = (
 )
 
 
-def queue_digests(
-    session: Session, plan_id: int, as_of: date, digests: Collection[NewDigest]
-) -> int:
+class Digests(Protocol):
+    """Messages to queue, how many known before they are read (they may be rendered as
+    they are read): a list, or notifications' RenderedOnRead."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[NewDigest]: ...
+
+
+def queue_digests(session: Session, plan_id: int, as_of: date, digests: Digests) -> int:
     """Store rendered messages with their claims and queue one delivery per channel of each
     recipient, in the caller's transaction, with three bulk statements. A recipient with no
     channel gets one delivery given up on at once, saying so: visible, not silent.

@@ -2,7 +2,7 @@
 are due for a reminder, overdue first, then by deadline."""
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -243,7 +243,7 @@ def compose_reminder_digests(
 
 
 @dataclass(frozen=True)
-class RenderedOnRead(Collection[NewDigest]):
+class RenderedOnRead:
     """Digests rendered one at a time as they are read; how many is known before."""
 
     recipients: list[tuple]
@@ -254,6 +254,3 @@ class RenderedOnRead(Collection[NewDigest]):
 
     def __iter__(self) -> Iterator[NewDigest]:
         return (self.render(*recipient) for recipient in self.recipients)
-
-    def __contains__(self, digest: object) -> bool:
-        return any(d == digest for d in self)

@@ -183,3 +183,32 @@ def test_a_claim_belongs_to_the_plan_and_person_of_its_digest(plan):
             session.exec(select(func.count()).where(Digest.contact_id == claim.contact_id)).one()
             == 0
         )
+
+
+def test_a_digest_that_fails_to_render_midway_leaves_nothing_claimed(plan, monkeypatch):
+    """Claims are stored while the digests are rendered: a rendering error halfway through
+    the run's people undoes the whole transaction (no claim, digest or delivery kept), and
+    the next run claims and sends every reminder."""
+    from sqlalchemy import func
+
+    from models.messages import Digest
+    from notifications import reminder_digest
+
+    real = reminder_digest.render_reminder_digest
+    rendered: list[int] = []
+
+    def fails_on_the_third(ctx, contact, *args, **kwargs):
+        rendered.append(contact.id)
+        if len(rendered) == 3:
+            raise RuntimeError("template broke")
+        return real(ctx, contact, *args, **kwargs)
+
+    monkeypatch.setattr(reminder_digest, "render_reminder_digest", fails_on_the_third)
+    with pytest.raises(RuntimeError, match="template broke"):
+        dispatch.queue_reminders(AS_OF)
+    with session_scope() as session:
+        for table in (Reminder, Digest, Delivery):
+            assert session.exec(select(func.count()).select_from(table)).one() == 0
+    monkeypatch.setattr(reminder_digest, "render_reminder_digest", real)
+    run_once()
+    assert outbox_counts() == EVERYONE_ONCE
