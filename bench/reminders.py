@@ -210,6 +210,13 @@ def main() -> None:
     print("\nfull run by phase, seconds (from Prefect's task runs):")
     for n, *_, detail in results:
         print(f"  {n:>9,}: {detail}")
+    largest = max(results, key=lambda r: r[0])
+    n, run_s, ratio = largest[0], largest[4], largest[4] / largest[3]
+    print(
+        f"\ntarget for {n:,} deadlines: under 60 s: {'met' if run_s < 60 else 'NOT met'} "
+        f"({run_s:.1f} s); within 2x the floor: {'met' if ratio <= 2 else 'NOT met'} "
+        f"({ratio:.2f}x)"
+    )
 
 
 if __name__ == "__main__":
