@@ -210,10 +210,13 @@ def main() -> None:
     print("\nfull run by phase, seconds (from Prefect's task runs):")
     for n, *_, detail in results:
         print(f"  {n:>9,}: {detail}")
-    largest = max(results, key=lambda r: r[0])
-    n, run_s, ratio = largest[0], largest[4], largest[4] / largest[3]
+    target = [r for r in results if r[0] == 100_000]
+    if not target:
+        print("\ntarget (100,000 deadlines: under 60 s, within 2x the floor): not run")
+        return
+    run_s, ratio = target[0][4], target[0][4] / target[0][3]
     print(
-        f"\ntarget for {n:,} deadlines: under 60 s: {'met' if run_s < 60 else 'NOT met'} "
+        f"\ntarget for 100,000 deadlines: under 60 s: {'met' if run_s < 60 else 'NOT met'} "
         f"({run_s:.1f} s); within 2x the floor: {'met' if ratio <= 2 else 'NOT met'} "
         f"({ratio:.2f}x)"
     )
