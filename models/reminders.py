@@ -207,8 +207,8 @@ CLAIM_COLUMNS = (
 
 
 class Digests(Protocol):
-    """Messages to queue, how many known before they are read (they may be rendered as
-    they are read): a list, or notifications' RenderedOnRead."""
+    """Messages to queue, how many known before they are read: a list, or a collection
+    that renders each message as it is read."""
 
     def __len__(self) -> int: ...
 
@@ -217,7 +217,7 @@ class Digests(Protocol):
 
 def queue_digests(session: Session, plan_id: int, as_of: date, digests: Digests) -> int:
     """Store rendered messages with their claims and queue one delivery per channel of each
-    recipient, in the caller's transaction, with three bulk statements. A recipient with no
+    recipient, in the caller's transaction, with a bulk statement per table. A recipient with no
     channel gets one delivery given up on at once, saying so: visible, not silent.
 
     ``digests`` may be rendered as they are read: the claims of each are stored while the
@@ -400,11 +400,6 @@ def _outcome_update(columns: tuple[str, ...]):
         .where(table.c.id == bindparam("delivery_id"))
         .values({name: bindparam(f"new_{name}", type_=table.c[name].type) for name in columns})
     )
-
-
-def _chunks(rows: list, size: int) -> Iterable[list]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
 
 
 def plans(session: Session) -> list[Plan]:

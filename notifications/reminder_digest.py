@@ -201,9 +201,6 @@ class DueClaims:
         for c in self.chases:
             yield Claim(round_token(c.round_id), stage, RecipientRole.OWNER, self.as_of)
 
-    def __len__(self) -> int:
-        return len(self.entries) + len(self.chases)
-
 
 def per_recipient(
     due: list[DueReminder], chases: Sequence[Chase]

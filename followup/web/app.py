@@ -546,10 +546,12 @@ def _prefect_configured() -> bool:
     return bool(PREFECT_API_URL.value())
 
 
+@lru_cache(maxsize=1)
 def _profile_api_url() -> str | None:
     """PREFECT_API_URL of the active Prefect profile, read as Prefect finds it:
     PREFECT_PROFILES_PATH, else PREFECT_HOME/profiles.toml (default ~/.prefect); the profile
-    named by PREFECT_PROFILE, else the file's ``active`` one."""
+    named by PREFECT_PROFILE, else the file's ``active`` one. Read once per process, as
+    Prefect reads its settings, not on every reply."""
     import tomllib
     from pathlib import Path
 

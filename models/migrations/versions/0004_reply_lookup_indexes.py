@@ -4,7 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-23 04:30:00.000000
 
-Indexes only (the single-column ones they make redundant are dropped). An item's latest report is ``max(id)`` over its reports: with (measure_id, id)
+Indexes only. An item's latest report is ``max(id)`` over its reports: with (measure_id, id)
 and (assignment_id, id) that is one index probe, not a read of the item's whole history
 (which grows with every reply). A person's items in a round are found by (round_id,
 contact_id).
@@ -26,23 +26,11 @@ INDEXES = [
 ]
 
 
-# The single-column indexes these begin with: redundant now, and each costs every insert.
-REPLACED = [
-    ("ix_statusreport_measure_id", "statusreport", ["measure_id"]),
-    ("ix_statusreport_assignment_id", "statusreport", ["assignment_id"]),
-    ("ix_rounditem_round_id", "rounditem", ["round_id"]),
-]
-
-
 def upgrade() -> None:
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns, unique=False)
-    for name, table, _ in REPLACED:
-        op.drop_index(name, table_name=table)
 
 
 def downgrade() -> None:
-    for name, table, columns in REPLACED:
-        op.create_index(name, table, columns, unique=False)
     for name, table, _ in reversed(INDEXES):
         op.drop_index(name, table_name=table)
