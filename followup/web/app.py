@@ -569,6 +569,9 @@ def _profile_api_url() -> str | None:
 
 
 SYNC_TIMEOUT_SECONDS = 5.0
+# Prefect's client retries only what the server says is passing (503 when its own
+# database is busy, 502, 429, a timeout), backing off 2 s, then 4 s.
+SYNC_RETRIES = 2
 
 
 def sync_prefect(round_id: int, contact_id: int) -> None:
@@ -597,11 +600,12 @@ def sync_prefect(round_id: int, contact_id: int) -> None:
             ).first()
             run_id = rc.flow_run_id if rc and not rc.run_resolved else None
         # A server that takes connections but never answers must not hold a request thread
-        # for minutes (Prefect's defaults: 60 s per request, 5 retries).
+        # for minutes (Prefect's defaults: 60 s per request, 5 retries); a moment's 503 is
+        # retried, not left to the next reconcile-reply-runs (seen: its SQLite was locked).
         with temporary_settings(
             updates={
                 PREFECT_API_REQUEST_TIMEOUT: SYNC_TIMEOUT_SECONDS,
-                PREFECT_CLIENT_MAX_RETRIES: 0,
+                PREFECT_CLIENT_MAX_RETRIES: SYNC_RETRIES,
             }
         ):
             if run_id:
