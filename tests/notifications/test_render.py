@@ -137,3 +137,19 @@ def test_a_missing_variable_is_an_error_not_a_blank():
 
     with pytest.raises(jinja2.UndefinedError):
         render("delivery_failure", "nb", subject="s", lines=[])
+
+
+def test_no_string_key_is_named_like_a_dict_attribute():
+    """The templates' environment (KeysFirst) reads ``t.name`` as a key before an attribute:
+    a key named ``items`` or ``get`` would hide the dict's method of that name."""
+    from followup.web.strings import WEB
+    from notifications.render import KeysFirst
+    from notifications.strings import STRINGS
+    from notifications.summary_strings import WORDS
+
+    for table in (WEB, STRINGS, WORDS):
+        for language, strings in table.items():
+            assert not set(strings) & set(dir(dict)), language
+    env = KeysFirst()
+    assert env.getattr({"label": "Tiltak 1"}, "label") == "Tiltak 1"
+    assert env.getattr({"label": "x"}, "get")("label") == "x"  # not a key: the method
