@@ -10,7 +10,6 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import bindparam, func
-from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -181,7 +180,7 @@ def record_reply(
 @lru_cache
 def _submission_exists():
     submission = bindparam("submission")
-    return sa_select(StatusReport.id).where(StatusReport.submission == submission).limit(1)
+    return select(StatusReport.id).where(StatusReport.submission == submission).limit(1)
 
 
 @dataclass(frozen=True)
