@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from itertools import islice
 
-from sqlalchemy import Table, event, func, select
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy import Executable, Table, event, func, select
+from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlmodel import Session, create_engine
 
@@ -213,6 +213,28 @@ def reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:
     return list(range(top + 1, top + 1 + count))
 
 
+def driver_execute(connection: Connection, statement: Executable, params: dict) -> None:
+    """Run ``statement`` with ``params`` straight on the driver's cursor, in the caller's
+    transaction: compiled once per dialect and skipping SQLAlchemy's per-execution work
+    (about 0.5 ms, more than writing a message to the outbox). For a statement run once
+    per message; ``params`` hold driver values (``driver_date``, ``driver_timestamp``,
+    plain text for enums)."""
+    sql, order = _compiled(statement, connection.dialect)
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, params if order is None else [params[name] for name in order])
+    except connection.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, connection.dialect.loaded_dbapi.Error) from exc
+    finally:
+        cursor.close()
+
+
+@lru_cache(maxsize=64)
+def _compiled(statement: Executable, dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+    compiled = statement.compile(dialect=dialect)
+    return compiled.string, (tuple(compiled.positiontup) if compiled.positional else None)
+
+
 def _sqlite_variables(dbapi_connection) -> int:
     """How many bound values one statement may hold in this SQLite (999 before 3.32,
     32,766 or more after), capped so that a statement stays a reasonable size."""
@@ -221,14 +243,16 @@ def _sqlite_variables(dbapi_connection) -> int:
     return min(dbapi_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 30_000)
 
 
-def driver_date(connection: Connection, day: date):
-    """A date as the driver stores it for Date columns (SQLite: ISO text)."""
-    return day.isoformat() if connection.dialect.name == "sqlite" else day
+def driver_date(day: date) -> str:
+    """A date as both drivers take it for Date columns: ISO text (SQLite stores it so; for
+    PostgreSQL's COPY text is what it reads, at half the cost of a date object)."""
+    return day.isoformat()
 
 
 def driver_timestamp(connection: Connection, moment: datetime):
     """A UTC timestamp as the driver stores it for UTCDateTime columns (see models.types)."""
     moment = moment.astimezone(UTC)
     if connection.dialect.name == "sqlite":
-        return moment.replace(tzinfo=None).isoformat(" ")
+        # As SQLAlchemy's SQLite DateTime writes it, microseconds always: text compares.
+        return moment.replace(tzinfo=None).isoformat(" ", timespec="microseconds")
     return moment

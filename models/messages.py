@@ -31,6 +31,9 @@ class DigestKind(StrEnum):
     SUMMARY = "summary"
 
 
+LAST_ERROR_LENGTH = 2000
+
+
 class DeliveryState(StrEnum):
     PENDING = "pending"
     SENDING = "sending"
@@ -104,7 +107,7 @@ class Delivery(SQLModel, table=True):
         default=DeliveryState.PENDING, sa_type=enum_type(DeliveryState), index=True
     )
     attempts: int = 0
-    last_error: str | None = Field(default=None, max_length=2000)
+    last_error: str | None = Field(default=None, max_length=LAST_ERROR_LENGTH)
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

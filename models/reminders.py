@@ -12,9 +12,10 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
 from models.calendar import is_working_day
-from models.db import driver_date, driver_timestamp, fast_insert, reserve_ids
+from models.db import driver_date, driver_execute, driver_timestamp, fast_insert, reserve_ids
 from models.items import Item, is_open, latest_reports, load_items
 from models.messages import (
+    LAST_ERROR_LENGTH,
     Delivery,
     DeliveryState,
     Digest,
@@ -228,8 +229,8 @@ def queue_digests(session: Session, plan_id: int, as_of: date, digests: Digests)
     connection = session.connection()  # core statements: no ORM bookkeeping per row
     now = utcnow()
     ids = reserve_ids(connection, Digest.__table__, len(digests))
-    stamp = driver_timestamp(connection, now)
-    day = driver_date(connection, as_of)
+    stamp = str(driver_timestamp(connection, now))  # text: what COPY takes cheapest
+    day = driver_date(as_of)
     read: list[NewDigest] = []
 
     def claims() -> Iterator[tuple]:
@@ -239,7 +240,7 @@ def queue_digests(session: Session, plan_id: int, as_of: date, digests: Digests)
             for c in d.claims:
                 due_on = days.get(c.due_on)
                 if due_on is None:
-                    due_on = days[c.due_on] = driver_date(connection, c.due_on)
+                    due_on = days[c.due_on] = driver_date(c.due_on)
                 yield (
                     plan_id,
                     c.item,
@@ -382,18 +383,26 @@ def record_outcome(
             last_error=error,
             next_attempt_at=now + backoff * (2 ** (attempts - 1)),
         )
-    connection.execute(
+    state = values["state"]
+    values["state"] = state.value
+    if values["last_error"] is not None:
+        values["last_error"] = values["last_error"][:LAST_ERROR_LENGTH]
+    for name in ("sent_at", "next_attempt_at"):
+        if name in values:
+            values[name] = driver_timestamp(connection, values[name])
+    driver_execute(
+        connection,
         _outcome_update(tuple(values)),
         {f"new_{name}": value for name, value in values.items()}
         | {"delivery_id": delivery.delivery_id},
     )
-    return values["state"]
+    return state
 
 
 @lru_cache
 def _outcome_update(columns: tuple[str, ...]):
-    """UPDATE delivery SET <columns> WHERE id = :delivery_id, built once per set of columns: a
-    statement built per message costs more than the send (SQLAlchemy's cache key)."""
+    """UPDATE delivery SET <columns> WHERE id = :delivery_id, built once per set of columns
+    (run once per message, through driver_execute)."""
     table = Delivery.__table__
     return (
         update(table)

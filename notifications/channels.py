@@ -27,7 +27,7 @@ class ChannelError(ValueError):
 
 def outbox_url(outbox: Path, recipient: str) -> str:
     """The project's own channel: one file per message in a folder."""
-    folder, to = quote(str(outbox.resolve()), safe=""), quote(recipient, safe="")
+    folder, to = quote(str(outbox.absolute()), safe=""), quote(recipient, safe="")
     return f"outbox://?path={folder}&to={to}"
 
 

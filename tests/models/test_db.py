@@ -7,10 +7,18 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text, update
 from sqlmodel import select
 
-from models.db import get_engine, make_engine, session_scope
+from models.db import (
+    driver_date,
+    driver_execute,
+    driver_timestamp,
+    fast_insert,
+    get_engine,
+    make_engine,
+    session_scope,
+)
 from models.migrate import (
     SchemaOutOfDate,
     alembic_config,
@@ -45,6 +53,32 @@ def test_timestamps_come_back_aware_in_utc(engine):
     assert plan.created_at.utcoffset() == timedelta(0)
     assert plan.created_at.hour == 8
     assert plan.period_start == date(2020, 1, 1) and type(plan.period_start) is date
+
+
+def test_the_bulk_paths_store_dates_and_timestamps_as_the_orm_does(engine):
+    """fast_insert and driver_execute (the reminder run's hot paths) take driver values;
+    what they store must read back, and compare in queries, like what the ORM writes: a
+    whole-second timestamp included (SQLite compares them as text)."""
+    whole_second = datetime(2020, 6, 1, 8, 30, tzinfo=UTC)
+    columns = ("key", "title", "period_start", "period_end", "created_at", "updated_at")
+    with session_scope() as session:
+        connection = session.connection()
+        stamp = driver_timestamp(connection, whole_second)
+        row = ("p", "P", driver_date(date(2020, 1, 1)), driver_date(date(2020, 12, 31)))
+        fast_insert(connection, Plan.__table__, columns, [(*row, stamp, stamp)])
+        later = whole_second + timedelta(days=1)
+        driver_execute(
+            connection,
+            update(Plan.__table__)
+            .where(Plan.__table__.c.key == bindparam("plan_key"))
+            .values(updated_at=bindparam("stamp")),
+            {"plan_key": "p", "stamp": driver_timestamp(connection, later)},
+        )
+    with session_scope() as session:
+        plan = session.exec(select(Plan).where(Plan.created_at == whole_second)).one()
+        assert plan.period_start == date(2020, 1, 1) and plan.period_end == date(2020, 12, 31)
+        assert plan.updated_at == later
+        assert session.exec(select(Plan).where(Plan.updated_at > whole_second)).one() == plan
 
 
 def test_naive_timestamps_are_refused(engine):

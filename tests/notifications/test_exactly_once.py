@@ -212,3 +212,27 @@ def test_a_digest_that_fails_to_render_midway_leaves_nothing_claimed(plan, monke
     monkeypatch.setattr(reminder_digest, "render_reminder_digest", real)
     run_once()
     assert outbox_counts() == EVERYONE_ONCE
+
+
+def test_a_failure_with_a_long_reason_is_recorded_cut_to_fit(settings_env, tmp_path):
+    """A channel error longer than the column (a secret store's whole traceback, say) is
+    recorded, cut to fit, and the others are still sent: not a crash that leaves every
+    delivery of the batch 'sending' until its lease runs out."""
+    people = [*PEOPLE[:2], {"key": "s", "name": "Secret", "channels": ["secret:teams-kari"]}]
+    measures = [{**m, "owner": ["p0", "p1", "s"][m["number"] % 3]} for m in MEASURES]
+    import_plan_data(tmp_path, plan_data(people, measures))
+
+    def broken_store(name: str) -> str:
+        raise RuntimeError(f"{name}: " + "the store said no. " * 300)
+
+    dispatch.queue_reminders(AS_OF)
+    outcomes = deliver(
+        dispatch.pending_deliveries(), get_settings(), load_secret=broken_store, sleep=lambda s: 0
+    )
+    assert sorted(o.state for o in outcomes) == ["failed", "sent", "sent"]
+    assert outbox_counts() == {"p0@example.org": 1, "p1@example.org": 1}
+    with session_scope() as session:
+        failed = session.exec(select(Delivery).where(Delivery.channel == "secret:teams-kari")).one()
+    assert failed.state == DeliveryState.FAILED and failed.attempts == 1
+    assert failed.last_error.startswith("secret:teams-kari: cannot load the secret")
+    assert len(failed.last_error) == 2000
