@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 # Prefect's own log lines are kept to warnings so that the story reads (runs still show in
 # Prefect's local server while it runs).
 demo: $(STAMP)
+	@mkdir -p "$${PREFECT_HOME:-$(CURDIR)/var/prefect}"  # Prefect makes only the last level
 	FOLLOWUP_DATA_DIR="$${FOLLOWUP_DATA_DIR:-$(CURDIR)/var/demo}" \
 	PREFECT_HOME="$${PREFECT_HOME:-$(CURDIR)/var/prefect}" \
 	PREFECT_LOGGING_LEVEL="$${PREFECT_LOGGING_LEVEL:-WARNING}" \

@@ -3,6 +3,7 @@
 Every submission is kept whole (append-only); the latest reply counts. A person can only
 report on the items they were asked about in the round, and only while it is open."""
 
+import re
 import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -18,11 +19,13 @@ from models.plan import Assignment, Measure
 from models.reporting import ReplyChannel, ReportingRound, RoundState, StatusReport
 from models.rounds import scope_of
 from models.status import Status
+from models.text import plain_text
 from models.types import utcnow
 
 TEXT_LIMITS = {"done": 4000, "next_steps": 4000, "risk_note": 2000}
 NEEDS_RISK_NOTE = {Status.AT_RISK, Status.DELAYED}
 NEEDS_NEW_DATE = {Status.DELAYED}
+SUBMISSION_KEY = re.compile(r"[A-Za-z0-9-]{1,100}")  # a uuid4 hex, or prefect-<run id>-<n>
 FIELDS = ("status", "progress", "done", "next_steps", "expected_completion", "risk_note")
 
 
@@ -59,7 +62,7 @@ def validate_item(
     errors: list[FieldError] = []
 
     def text(name: str) -> str | None:
-        value = (raw.get(name) or "").strip()
+        value = plain_text(raw.get(name))
         if len(value) > TEXT_LIMITS[name]:
             errors.append(
                 FieldError(name, "too_long", {"limit": TEXT_LIMITS[name], "length": len(value)})
@@ -78,7 +81,7 @@ def validate_item(
     progress = None
     progress_raw = (raw.get("progress") or "").strip().rstrip("%").strip()
     if progress_raw:
-        if not progress_raw.isdigit():
+        if not (progress_raw.isdecimal() and len(progress_raw) <= 5):
             errors.append(FieldError("progress", "progress_number"))
         elif not 0 <= int(progress_raw) <= 100:
             errors.append(FieldError("progress", "progress_range"))
@@ -298,6 +301,8 @@ def submission_rows(
     session: Session, round_id: int, contact_id: int, submission: str
 ) -> list[RecordedItem]:
     """What one submission recorded, per item, if it is this person's in this round."""
+    if not SUBMISSION_KEY.fullmatch(submission):  # from a URL: anything may come
+        return []
     rows = (
         session.connection()
         .execute(

@@ -44,7 +44,7 @@ def md(text: object) -> str:
     """User text made safe inside one Markdown table cell or line: markup characters and
     pipes escaped, line breaks flattened (a table row must stay on one line)."""
     value = MD_SPECIAL.sub(r"\\\1", str(text if text is not None else ""))
-    return re.sub(r"\s*\n\s*", " / ", value).strip()
+    return re.sub(r"\s*[\r\n]\s*", " / ", value).strip()  # CommonMark ends lines at \r too
 
 
 class KeysFirst(Environment):

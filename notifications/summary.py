@@ -17,6 +17,7 @@ from models.items import ItemKind
 from models.rollup import NO_REPLY, RAGS, STATES, UNKNOWN, Group, ItemStatus, Rollup
 from models.settings import get_settings
 from models.status import status_label
+from models.text import plain_text
 from notifications.render import LOCALES, date_long, environment
 from notifications.summary_strings import WORDS
 
@@ -161,12 +162,9 @@ def item_label(s: ItemStatus, language: str) -> str:
     return f"{w['assignment']} {s.item.label}"
 
 
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 def clean(text: str | None) -> str:
     """Text as typed, minus control characters no document format can hold."""
-    return CONTROL.sub("", text or "").strip()
+    return plain_text(text)
 
 
 def shorten(text: str | None, limit: int = TEXT_LIMIT) -> tuple[str, bool]:

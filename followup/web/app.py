@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import anyio
 import anyio.to_thread
 from fastapi import BackgroundTasks, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import PackageLoader, StrictUndefined
 from sqlalchemy import bindparam
@@ -50,7 +51,7 @@ from models.reporting import ReplyChannel, ReportingRound, RoundState
 from models.rounds import coordinator_of, scope_of
 from models.settings import get_settings
 from models.status import LABELS, Status, status_label
-from models.tokens import BadToken, read_token
+from models.tokens import BadToken, ReplyToken, read_token
 from notifications.render import KeysFirst, date_full
 
 log = logging.getLogger("followup.web")
@@ -63,6 +64,9 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+# A form of forty items with every text at its limit, each character percent-encoded, is
+# about 3.6 MB; a bigger body is refused before it is read (it could only be an attack).
+MAX_BODY_BYTES = 4 * 1024 * 1024
 RECEIPT_TEXT_LIMIT = 160  # characters of "what was done" and "next steps" on the receipt
 SCOPE_CACHE_SIZE = 20_000  # (round, person) pairs a worker remembers
 # Request threads per worker process, by database; see request_threads.
@@ -183,14 +187,9 @@ def shorten(text: str | None, limit: int = RECEIPT_TEXT_LIMIT) -> tuple[str | No
     return cut.rstrip(" ,.;:") + " …", True
 
 
-def load_request(
-    session, round_id: int, token: str, request: Request, *, for_writing: bool = False
-) -> Visit:
-    """The round and the contact a link is for (one query), or Refused.
-
-    ``for_writing`` takes a share lock on the round's row until the transaction ends:
-    replies may be written side by side, but closing the round waits for them, so no reply
-    is recorded in a round that was closed after it was checked."""
+def check_token(round_id: int, token: str, request: Request) -> ReplyToken:
+    """The link's signed claim, if it is for this round, or Refused (403). No database: a
+    forged link is turned away before anything else is read, its request body included."""
     language = pick_language(request, "nb")
     t = WEB[language]
     try:
@@ -199,12 +198,26 @@ def load_request(
         raise Refused(403, t["forbidden_title"], t["forbidden_text"], language) from None
     if claim.round_id != round_id:
         raise Refused(403, t["forbidden_title"], t["forbidden_text"], language)
+    return claim
+
+
+def load_request(
+    session, round_id: int, token: str, request: Request, *, for_writing: bool = False
+) -> Visit:
+    """The round and the contact a link is for (one query), or Refused.
+
+    ``for_writing`` takes a share lock on the round's row until the transaction ends:
+    replies may be written side by side, but closing the round waits for them, so no reply
+    is recorded in a round that was closed after it was checked."""
+    claim = check_token(round_id, token, request)
     found = (
         session.connection()
         .execute(_visit_query(for_writing), {"round_id": round_id, "contact_id": claim.contact_id})
         .first()
     )
     if found is None:  # no such round, or a person not of its plan
+        language = pick_language(request, "nb")
+        t = WEB[language]
         raise Refused(403, t["forbidden_title"], t["forbidden_text"], language)
     *round_fields, name, contact_language, plan_title = found
     rnd = RoundView(*round_fields)
@@ -314,6 +327,38 @@ def render_form(visit: Visit, language: str, listed: list[dict], status=200, sum
     )
 
 
+class BodyTooLarge(Exception):
+    """A request body over MAX_BODY_BYTES (see BodyLimit)."""
+
+
+class BodyLimit:
+    """Refuses a request body over MAX_BODY_BYTES when the app reads it (so its pages are
+    answered first, and a forged link's body is never read): at once when Content-Length
+    says so, else as soon as the bytes received pass the limit, before the rest arrives."""
+
+    def __init__(self, app, limit: int = 0):
+        self.app, self.limit = app, limit or MAX_BODY_BYTES
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length", b"0")
+        received = 0
+
+        async def receive_within_limit():
+            nonlocal received
+            if not length.isdigit() or int(length) > self.limit:
+                raise BodyTooLarge
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge
+            return message
+
+        await self.app(scope, receive_within_limit, send)
+
+
 class SecurityHeaders:
     """Adds HEADERS to every response (plain ASGI: no extra task per request)."""
 
@@ -354,7 +399,8 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
 
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, BodyLimit's included
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> HTMLResponse:
@@ -368,13 +414,40 @@ def create_app() -> FastAPI:
             text=exc.text,
         )
 
+    def message_page(request: Request, status: int, key: str) -> HTMLResponse:
+        language = pick_language(request, "nb")
+        t = WEB[language]
+        return page(
+            "message.html.j2",
+            status,
+            language=language,
+            page_title=t[f"{key}_title"],
+            plan_title="",
+            heading=t[f"{key}_title"],
+            text=t[f"{key}_text"],
+        )
+
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(request: Request, exc: BodyTooLarge) -> HTMLResponse:
+        return message_page(request, 413, "too_large")
+
+    @app.exception_handler(HTTPException)
+    async def not_a_page(request: Request, exc: HTTPException) -> HTMLResponse:
+        """An address or method the app does not have: a page saying so, not JSON."""
+        return message_page(request, exc.status_code, "not_found")
+
+    @app.exception_handler(RequestValidationError)
+    async def not_a_link(request: Request, exc: RequestValidationError) -> HTMLResponse:
+        """A link whose round is not a number: not one of ours."""
+        return message_page(request, 404, "not_found")
+
     @app.get("/healthz")
     def healthz() -> dict:
         with session_scope() as session:
             session.exec(select(Plan.id).limit(1)).all()
         return {"ok": True}
 
-    @app.get("/r/{round_id}/{token}", response_class=HTMLResponse)
+    @app.api_route("/r/{round_id}/{token}", methods=["GET", "HEAD"], response_class=HTMLResponse)
     def show_form(round_id: int, token: str, request: Request) -> HTMLResponse:
         with read_scope() as session:
             visit = load_request(session, round_id, token, request)
@@ -387,20 +460,22 @@ def create_app() -> FastAPI:
     async def submit(
         round_id: int, token: str, request: Request, background: BackgroundTasks
     ) -> Response:
+        check_token(round_id, token, request)  # before reading the body
         try:
             form = await request.form()
-            pairs = list(form.multi_items())
+            # Text fields only: a file part (no browser sends one here) counts as not sent.
+            pairs = [(n, v) for n, v in form.multi_items() if isinstance(v, str)]
         except HTTPException:  # a body that is no form (bad multipart): as if nothing was sent
             pairs = []
         posted: dict[str, dict[str, str]] = {}
         for name, value in pairs:
             token_part, _, field = name.rpartition(".")
             if token_part and field in FIELDS:
-                posted.setdefault(token_part, {})[field] = str(value)
+                posted.setdefault(token_part, {})[field] = value
         for name, value in pairs:
             if name == "item":
-                posted.setdefault(str(value), {})
-        language_override = next((str(v) for n, v in pairs if n == "lang"), None)
+                posted.setdefault(value, {})
+        language_override = next((v for n, v in pairs if n == "lang"), None)
         return await run_in_threadpool(
             _submit, round_id, token, request, posted, language_override, background
         )
@@ -489,7 +564,11 @@ def create_app() -> FastAPI:
         listed = form_items(items, scope, language, values, errors)
         return render_form(visit, language, listed, 400, summary)
 
-    @app.get("/r/{round_id}/{token}/receipt/{submission}", response_class=HTMLResponse)
+    @app.api_route(
+        "/r/{round_id}/{token}/receipt/{submission}",
+        methods=["GET", "HEAD"],
+        response_class=HTMLResponse,
+    )
     def receipt(round_id: int, token: str, submission: str, request: Request) -> HTMLResponse:
         with read_scope() as session:
             visit = load_request(session, round_id, token, request)

@@ -54,6 +54,12 @@ WEB: dict[str, dict[str, str]] = {
         "col_risk_note": "Risiko og tiltak",
         "not_given": "ikke oppgitt",
         "receipt_recorded": "Dette ble registrert:",
+        "too_large_title": "Skjemaet er for stort",
+        "too_large_text": "Det som ble sendt, er større enn svarskjemaet tar imot. Ingenting ble "
+        "lagret. Gå tilbake og kort ned tekstene.",
+        "not_found_title": "Siden finnes ikke",
+        "not_found_text": "Adressen er ikke en side i svarskjemaet. Bruk lenken i e-posten du "
+        "fikk, eller kontakt koordinatoren.",
         "receipt_shortened": "Lange tekster er forkortet her (…); hele teksten er lagret og "
         "står i skjemaet.",
     },
@@ -110,6 +116,12 @@ WEB: dict[str, dict[str, str]] = {
         "col_risk_note": "Risiko og tiltak",
         "not_given": "ikkje oppgitt",
         "receipt_recorded": "Dette vart registrert:",
+        "too_large_title": "Skjemaet er for stort",
+        "too_large_text": "Det som vart sendt, er større enn svarskjemaet tek imot. Ingenting "
+        "vart lagra. Gå tilbake og kort ned tekstane.",
+        "not_found_title": "Sida finst ikkje",
+        "not_found_text": "Adressa er ikkje ei side i svarskjemaet. Bruk lenkja i e-posten du "
+        "fekk, eller kontakt koordinatoren.",
         "receipt_shortened": "Lange tekstar er korta ned her (…); heile teksten er lagra og "
         "står i skjemaet.",
     },
@@ -165,6 +177,12 @@ WEB: dict[str, dict[str, str]] = {
         "col_risk_note": "Risk and mitigation",
         "not_given": "not given",
         "receipt_recorded": "This was recorded:",
+        "too_large_title": "The form is too large",
+        "too_large_text": "What was sent is larger than the reply form takes. Nothing was "
+        "saved. Go back and shorten the texts.",
+        "not_found_title": "Page not found",
+        "not_found_text": "This address is not a page of the reply form. Use the link in the "
+        "message you received, or contact the coordinator.",
         "receipt_shortened": "Long texts are shortened here (…); the whole text is saved and "
         "shown in the form.",
     },

@@ -19,6 +19,7 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy import func
 from sqlmodel import select
 
+from followup.web.app import MAX_BODY_BYTES
 from models.db import session_scope
 from models.replies import ItemReply, record_reply
 from models.reporting import ReplyChannel, ReportingRound, StatusReport
@@ -373,6 +374,78 @@ def test_html_in_text_is_stored_as_written_and_escaped_when_shown(client, bundle
     assert invalid.status_code == 400
     assert "<script>" not in invalid.text
     assert read_form(invalid.text).values[f"{token}.done"] == hostile
+
+
+def test_odd_input_is_refused_or_made_fit_to_keep_never_a_500(client, bundled) -> None:
+    """Digits Python calls digits but int() refuses, four thousand digits, control
+    characters (PostgreSQL refuses NUL), a lone CR (Markdown ends a line there) and a file
+    where text belongs: each a clear answer, nothing half-written."""
+    person = bundled["hdir-folkehelse"]
+    token = person.items[0]
+    for progress in ["²", "①", "0" * 5000, "1e2", "50.5"]:
+        typed = {token: {"status": "on_track", "progress": progress}}
+        response = client.post(path_of(person.url), data=form_data(person, typed))
+        assert response.status_code == 400, progress
+        assert "Skriv fremdriften som et helt tall." in response.text, progress
+    assert report_count() == 0
+    typed = {token: {"status": "at_risk", "done": "Ferdig\x00 med\x07 del 1", "risk_note": "a\rb"}}
+    assert client.post(path_of(person.url), data=form_data(person, typed)).status_code == 303
+    (row,) = reports()
+    assert row.done == "Ferdig med del 1" and row.risk_note == "a\nb"
+    # A file part where "what was done" goes (no browser sends one): not stored as text.
+    posted = client.post(
+        path_of(person.url),
+        data=form_data(person, {token: {"status": "on_track"}}),
+        files={f"{token}.done": ("notat.txt", b"fra en fil", "text/plain")},
+    )
+    assert posted.status_code == 303
+    assert reports()[-1].done is None and reports()[-1].status == Status.ON_TRACK
+
+
+def test_a_body_over_the_limit_is_refused_with_a_page_and_nothing_written(client, bundled) -> None:
+    person = bundled["hdir-folkehelse"]
+    token = person.items[0]
+    big = {token: {"status": "on_track", "done": "x" * (MAX_BODY_BYTES + 1)}}
+    response = client.post(path_of(person.url), data=form_data(person, big))
+    assert response.status_code == 413
+    assert "Skjemaet er for stort" in response.text and "Ingenting ble lagret" in response.text
+    assert response.headers["cache-control"] == "no-store"
+
+    def chunks():  # no Content-Length: the limit counts the bytes as they come
+        yield f"item={token}&{token}.status=on_track".encode()
+        for _ in range(MAX_BODY_BYTES // 65536 + 2):
+            yield b"&x=" + b"y" * 65536  # fields under Starlette's own 1 MB limit per field
+
+    streamed = client.post(
+        path_of(person.url),
+        content=chunks(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert streamed.status_code == 413
+    # A forged link is refused for its link, whatever its body.
+    forged = path_of(person.url)[:-3] + "AAA"
+    assert client.post(forged, data=form_data(person, big)).status_code == 403
+    assert report_count() == 0
+
+
+def test_addresses_and_methods_the_app_does_not_have_get_a_page(client, bundled) -> None:
+    person = bundled["hdir-folkehelse"]
+    link = path_of(person.url)
+    cases = [
+        ("GET", f"/r/abc/{link.rsplit('/', 1)[1]}", 404),
+        ("GET", "/no/such/page", 404),
+        ("PUT", link, 405),
+        ("GET", f"{link}/receipt/%00", 404),  # PostgreSQL refuses NUL: not even asked
+        ("GET", f"{link}/receipt/{'x' * 5000}", 404),
+    ]
+    for method, path, status in cases:
+        response = client.request(method, path)
+        assert response.status_code == status, (method, path)
+        assert response.headers["content-type"].startswith("text/html"), (method, path)
+        assert "Bruk lenken i e-posten" in response.text or "Lenken" in response.text
+        assert response.headers["cache-control"] == "no-store"
+    head = client.head(link)  # mail scanners look before people click
+    assert head.status_code == 200 and head.content == b""
 
 
 def test_two_submissions_at_once_for_the_same_item_are_both_kept(live_app, bundled) -> None:  # noqa: F811

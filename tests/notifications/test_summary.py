@@ -147,6 +147,9 @@ def test_markdown_escaping_function():
         "a\\|b \\*c\\* \\<x\\> \\_d\\_ \\[e\\](f) \\`g\\` \\~h\\~"
     )
     assert md("one\n\ntwo") == "one / two"
+    # CommonMark ends a line at a lone CR too: a table row would split, a "- " start a list
+    assert md("first\r- injected | cell") == "first / - injected \\| cell"
+    assert md("a\r\nb") == "a / b"
 
 
 @pytest.mark.parametrize("language", ["nb", "nn", "en"])
