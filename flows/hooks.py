@@ -1,5 +1,6 @@
-"""Flow hooks: when a deployed flow's run fails, its plan's coordinator is told, with a link
-to the run in the Prefect UI."""
+"""Flow hooks: when a flow's run fails, its plan's coordinator is told, with a link to the
+run in the Prefect UI; not when a person started it at a terminal and it failed on their
+input (the command has told them)."""
 
 from typing import Any
 
@@ -16,6 +17,20 @@ def run_link(flow_run_id: Any) -> str:
     return f"{base}/runs/flow-run/{flow_run_id}"
 
 
+def _input_error(state: Any) -> bool:
+    """Whether the run failed on what it was asked (a plan file, a round, a date), not on
+    the system: a coordinator need not be told by mail what their terminal just showed."""
+    from models.planfile import PlanFileError
+    from models.queries import NotFound
+    from models.rounds import RoundError
+
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception:
+        return False
+    return isinstance(exc, PlanFileError | NotFound | RoundError)
+
+
 def notify_failure(flow: Any, flow_run: Any, state: Any) -> None:
     """``on_failure`` hook: send the coordinator a short notice naming the run and linking
     to it. Never raises: a hook's error must not hide the run's own failure.
@@ -23,6 +38,8 @@ def notify_failure(flow: Any, flow_run: Any, state: Any) -> None:
     A subflow's failure fails the run that called it too: that outermost run tells."""
     if getattr(flow_run, "parent_task_run_id", None):
         return
+    if getattr(flow_run, "deployment_id", None) is None and _input_error(state):
+        return  # started at a terminal (the CLI), which showed the person what to fix
     from flows.deliveries import load_secret
     from notifications.run_failure import RunFailure, notify_run_failure
 

@@ -133,7 +133,10 @@ def import_(
     checked_engine()
     if use_flow:
         from flows.import_plan import import_plan
+        from models.planfile import read_plan_file
 
+        if path.suffix.lower() in (".yaml", ".yml"):
+            read_plan_file(path)  # before a flow run: a typo in the file is not a failed run
         result = import_plan(str(path), plan)
     else:
         from models.importer import import_path
@@ -296,9 +299,14 @@ def round_open(
 ) -> None:
     """Open a round (flow open-status-round): invite every owner with a personal link."""
     from flows.rounds import open_status_round
+    from models.queries import get_plan
+    from models.rounds import check_new_round
 
     when, due = parse_date(as_of), parse_date(deadline, "--deadline")
+    check_new_round(label, when, due)  # before a flow run: a typo is not a failed run
     checked_engine()
+    with session_scope() as session:
+        get_plan(session, plan)
     round_id = open_status_round(label=label, as_of=when, deadline=due, plan=plan)
     out.print(
         f"round {round_id} opened: {label!r}, as of {when}, reply by {due}",
@@ -320,8 +328,13 @@ def round_close(
     """Close a round (flow close-status-round): links stop working, and the ministry's
     summary of the round is written and sent (see `followup summary`)."""
     from flows.rounds import close_status_round
+    from models.reporting import RoundState
+    from models.rounds import get_round
 
     checked_engine()
+    with session_scope() as session:  # before a flow run: no such round is not a failed run
+        state = None if round_id else RoundState.OPEN
+        round_id = get_round(session, round_id, plan, state=state).id
     closed = close_status_round(round_id=round_id, plan=plan, summary=not no_summary)
     out.print(f"round {closed} closed", highlight=False)
     _print_round_status(closed)
@@ -384,6 +397,16 @@ def _print_round_status(round_id: int) -> None:
     print_round_status(out, round_id)
 
 
+REPLY_OPTIONS = {  # a reply's fields as `followup reply` names them
+    "status": "--status",
+    "progress": "--progress",
+    "done": "--done",
+    "next_steps": "--next-steps",
+    "expected_completion": "--expected",
+    "risk_note": "--risk",
+}
+
+
 @app.command("reply")
 @friendly
 def reply(
@@ -409,6 +432,7 @@ def reply(
     """Record a status received by phone or mail, on someone's behalf (who entered it is kept)."""
     from sqlmodel import select
 
+    from followup.web.strings import WEB
     from models.items import load_items
     from models.plan import Contact as ContactRow
     from models.replies import ReplyRefused, record_reply, validate_item
@@ -423,12 +447,19 @@ def reply(
         ).first()
         if person is None:
             raise ValueError(f"--contact: no contact {contact!r} in this plan")
-        tokens = {
-            str(i.number) if i.number is not None else i.key: i.ref.token
-            for i in load_items(session, rnd.plan_id)
-        }
-        if item not in tokens:
+        named: dict[str, list[str]] = {}  # what --item may say: "4", "t10-2020-x", "measure:4"
+        for i in load_items(session, rnd.plan_id):
+            short = str(i.number) if i.number is not None else i.key
+            for name in (short, i.ref.token):
+                named.setdefault(name, []).append(i.ref.token)
+        if item not in named:
             raise ValueError(f"--item: no measure or assignment {item!r} in this plan")
+        if len(named[item]) > 1:
+            raise ValueError(
+                f"--item {item} names more than one item; write one of "
+                + ", ".join(named[item])
+            )
+        tokens = {item: named[item][0]}
         raw = dict(
             status=status,
             progress=None if progress is None else str(progress),
@@ -439,10 +470,10 @@ def reply(
         )
         parsed, problems = validate_item(tokens[item], raw, rnd)
         if problems:
+            words = WEB["en"]
             raise ValueError(
                 "; ".join(
-                    f"--{p.field.replace('_', '-')}: {p.code}"
-                    + (f" {p.params}" if p.params else "")
+                    f"{REPLY_OPTIONS[p.field]}: {words[p.code].format(**p.params)}"
                     for p in problems
                 )
             )
@@ -456,6 +487,11 @@ def reply(
                 entered_by=entered_by,
             )
         except ReplyRefused as exc:
+            if exc.code == "not_yours":
+                raise ValueError(
+                    f"--item {item}: {person.name} is not asked about it in round "
+                    f"{rnd.id} ({rnd.label})"
+                ) from None
             raise ValueError(str(exc)) from None
         round_label, rid = rnd.label, rnd.id
     out.print(

@@ -45,6 +45,16 @@ def coordinator_of(session: Session, plan_id: int) -> Contact | None:
     ).first()
 
 
+def check_new_round(label: str, as_of: date, deadline: date) -> str:
+    """The label, stripped, if a round can be opened with these; else RoundError."""
+    label = (label or "").strip()
+    if not label:
+        raise RoundError("a round needs a label, e.g. '1. tertial 2021'")
+    if deadline < as_of:
+        raise RoundError(f"the reply deadline {deadline} is before the as-of date {as_of}")
+    return label
+
+
 def open_round(
     session: Session,
     *,
@@ -55,11 +65,7 @@ def open_round(
     by: str | None = None,
 ) -> ReportingRound:
     """Open a round for every open measure and assignment that has someone to report on it."""
-    label = (label or "").strip()
-    if not label:
-        raise RoundError("a round needs a label, e.g. '1. tertial 2021'")
-    if deadline < as_of:
-        raise RoundError(f"the reply deadline {deadline} is before the as-of date {as_of}")
+    label = check_new_round(label, as_of, deadline)
     plan = get_plan(session, plan_key)
     clash = session.exec(
         select(ReportingRound).where(
@@ -181,6 +187,13 @@ def reopen_round(
 def extend_round(
     session: Session, rnd: ReportingRound, deadline: date, by: str | None = None
 ) -> None:
+    """Give an open round a later reply deadline (logged). A closed round is reopened
+    instead (reopen_round, which takes a deadline too)."""
+    if rnd.state != RoundState.OPEN:
+        raise RoundError(
+            f"round {rnd.id} ({rnd.label}) is closed: reopen it with a new deadline "
+            f"(followup round reopen --round {rnd.id} --deadline ...)"
+        )
     if deadline <= rnd.deadline:
         raise RoundError(f"the new deadline {deadline} is not after {rnd.deadline}")
     log(session, rnd, "extended", f"deadline {rnd.deadline} -> {deadline}", by)

@@ -5,6 +5,7 @@ from prefect import flow
 from prefect.settings import PREFECT_UI_URL
 
 from flows.hooks import notify_failure
+from models.rounds import RoundError
 from models.settings import get_settings
 from notifications.outbox import read_outbox
 from tests.plans import import_plan_data, plan_data
@@ -17,6 +18,11 @@ OLA = {"key": "ola", "name": "Ola", "channels": ["ola@example.org"]}
 @flow(name="fails-on-purpose", flow_run_name="fails-on-purpose {plan}", on_failure=[notify_failure])
 def fails_on_purpose(plan: str | None = None) -> None:
     raise RuntimeError("the database went away")
+
+
+@flow(name="asked-the-impossible", on_failure=[notify_failure])
+def asked_the_impossible(plan: str | None = None) -> None:
+    raise RoundError("the reply deadline 2021-04-01 is before the as-of date 2021-04-30")
 
 
 @flow(name="calls-a-failing-subflow", on_failure=[notify_failure])
@@ -66,3 +72,12 @@ def test_a_failing_subflow_is_told_once_by_the_run_that_called_it(two_plans):
     assert message.to == "ola2@example.org"
     assert f"/runs/flow-run/{state.state_details.flow_run_id}" in message.text  # the caller
     assert "the database went away" in message.text  # with the subflow's error
+
+
+def test_a_run_started_here_that_failed_on_its_input_tells_no_one(two_plans):
+    """The person at the terminal was shown what to fix; the coordinator gets no mail (a
+    deployed run that fails the same way still tells: nobody watched it)."""
+    state = asked_the_impossible(plan="testplan", return_state=True)
+
+    assert state.is_failed()
+    assert read_outbox(get_settings().outbox_dir) == []

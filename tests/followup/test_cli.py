@@ -102,3 +102,54 @@ def test_bad_as_of_date_is_refused(settings_env):
     result = runner.invoke(app, ["plan", "show", "--as-of", "2020-02-30"])
     assert result.exit_code == 2
     assert "--as-of: '2020-02-30' is not a date" in result.output
+
+
+def test_reply_on_someones_behalf_says_what_is_wrong_in_words(settings_env, tmp_path):
+    from tests.web import open_bundled_round
+
+    bundled = open_bundled_round()
+    kari = bundled["hdir-koordinator"]
+    item = kari.items[0]  # as the form names it, e.g. "assignment:t10-2020-gjennomforingsplan"
+    base = ["reply", "--contact", kari.key, "--entered-by", "Per", "--round", "1"]
+    late = runner.invoke(app, [*base, "--item", item, "--status", "delayed"])
+    assert late.exit_code == 2
+    assert "--expected: Give a new expected completion date" in late.output
+    assert "--risk: " in late.output and "risk_required" not in late.output
+    other = bundled["hdir-folkehelse"].items[0]
+    foreign = runner.invoke(app, [*base, "--item", other, "--status", "on_track"])
+    assert foreign.exit_code == 2
+    assert "Kari Nordmann is not asked about it in round 1" in foreign.output
+    ok = runner.invoke(app, [*base, "--item", item, "--status", "on_track", "--progress", "40"])
+    assert ok.exit_code == 0, ok.output
+    assert f"recorded on_track for {item} on behalf of Kari Nordmann" in ok.output
+
+
+def test_reply_refuses_an_item_name_that_is_both_a_measure_and_an_assignment(
+    settings_env, tmp_path
+):
+    from datetime import date
+
+    from models.db import session_scope
+    from models.rounds import open_round
+    from tests.plans import import_plan_data, plan_data
+
+    measures = [{"number": 1, "title": "Tiltak 1", "owner": "koord", "planned_end": "2020-12-31"}]
+    assignments = [
+        {
+            "key": "1",
+            "letter": "Brev",
+            "title": "Oppdrag 1",
+            "owner": "koord",
+            "deadline": "2020-12-31",
+        }
+    ]
+    import_plan_data(tmp_path, plan_data([], measures, assignments))
+    with session_scope() as session:
+        open_round(session, label="R", as_of=date(2020, 6, 1), deadline=date(2020, 6, 15))
+    base = ["reply", "--contact", "koord", "--entered-by", "Per", "--status", "on_track"]
+    both = runner.invoke(app, [*base, "--item", "1"])
+    assert both.exit_code == 2
+    assert "--item 1 names more than one item; write one of" in both.output
+    assert "measure:1" in both.output and "assignment:1" in both.output
+    chosen = runner.invoke(app, [*base, "--item", "measure:1"])
+    assert chosen.exit_code == 0, chosen.output

@@ -104,6 +104,15 @@ def test_close_reopen_extend_are_logged(round_id):
     ]
 
 
+def test_a_closed_round_is_not_extended_but_reopened(round_id):
+    with session_scope() as session:
+        rnd = session.get(ReportingRound, round_id)
+        close_round(session, rnd, by="Kari")
+        with pytest.raises(RoundError, match="is closed: reopen it"):
+            extend_round(session, rnd, date(2020, 7, 1), by="Kari")
+        assert (rnd.state, rnd.deadline) == (RoundState.CLOSED, DEADLINE)
+
+
 VALID = {"status": "on_track", "progress": "40", "done": "Utredning startet"}
 
 
