@@ -456,8 +456,7 @@ def reply(
             raise ValueError(f"--item: no measure or assignment {item!r} in this plan")
         if len(named[item]) > 1:
             raise ValueError(
-                f"--item {item} names more than one item; write one of "
-                + ", ".join(named[item])
+                f"--item {item} names more than one item; write one of " + ", ".join(named[item])
             )
         tokens = {item: named[item][0]}
         raw = dict(
@@ -509,7 +508,9 @@ def reply(
 @friendly
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")
+    ] = 8000,
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Worker processes (one per core).")
     ] = 1,

@@ -1,5 +1,6 @@
 """Errors a user can act on, turned into one clear line (or one line per problem)."""
 
+from alembic.util.exc import CommandError
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from models.db import DatabaseUnreachable, safe_url
@@ -19,4 +20,6 @@ def describe(exc: BaseException, database_url: str) -> str | None:
         return f"FOLLOWUP_DATABASE_URL is not a usable database URL: {exc}"
     if isinstance(exc, USER_ERRORS):
         return str(exc)
+    if isinstance(exc, CommandError):  # alembic's: e.g. a revision that does not exist
+        return f"migration: {exc}"
     return None

@@ -153,3 +153,11 @@ def test_reply_refuses_an_item_name_that_is_both_a_measure_and_an_assignment(
     assert "measure:1" in both.output and "assignment:1" in both.output
     chosen = runner.invoke(app, [*base, "--item", "measure:1"])
     assert chosen.exit_code == 0, chosen.output
+
+
+def test_a_revision_or_port_that_does_not_exist_is_one_line(settings_env):
+    revision = runner.invoke(app, ["db", "upgrade", "nosuchrev"])
+    assert revision.exit_code == 2
+    assert "migration: Can't locate revision identified by 'nosuchrev'" in revision.output
+    port = runner.invoke(app, ["serve", "--port", "70000"])
+    assert port.exit_code == 2 and "65535" in port.output
