@@ -6,6 +6,8 @@ import io
 import re
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from models.planfile import (
     MeasureSpec,
     PlanFile,
@@ -14,6 +16,7 @@ from models.planfile import (
     check_references,
     decode_utf8,
     field_name,
+    problem_text,
 )
 
 # Header names we accept for each field, Norwegian and English, as ministries write them.
@@ -36,38 +39,32 @@ def split_responsible(text: str) -> tuple[str | None, list[str]]:
 def merge_measures_csv(pf: PlanFile, path: str | Path) -> PlanFile:
     """The plan file with the CSV's measures merged in, validated as a whole plan."""
     source = str(path)
-    text = decode_utf8(Path(path).read_bytes(), source)
-    dialect = csv.Sniffer().sniff(text.splitlines()[0] if text.strip() else ",", ",;\t")
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    columns = _columns(reader.fieldnames or [], source)
-    measures = {m.number: m for m in pf.measures}
-    problems: list[Problem] = []
-    for line, row in enumerate(reader, start=2):
-
-        def cell(name: str, row=row) -> str:
-            return (row.get(columns[name]) or "").strip() if name in columns else ""
-
-        try:
-            number = int(cell("number"))
-        except ValueError:
-            problems.append(Problem(f"not a measure number: {cell('number')!r}", "number", line))
-            continue
-        lead, shared = split_responsible(cell("responsible"))
-        base = measures.get(number)
-        values = base.model_dump() if base else {"number": number}
-        values.update(title=cell("title") or values.get("title"), lead=lead, shared=shared)
-        for name in ("goal", "chapter"):
-            if cell(name):
-                if not cell(name).isdigit():
-                    problems.append(Problem(f"not a number: {cell(name)!r}", name, line))
-                    continue
-                values[name] = int(cell(name))
-        if cell("source"):
-            values["source"] = cell("source")
-        try:
-            measures[number] = MeasureSpec.model_validate(values)
-        except ValueError as exc:
-            problems.append(Problem(str(exc).splitlines()[-1].strip(), f"measure {number}", line))
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise PlanFileError(source, [Problem(f"cannot read the file: {reason}")]) from None
+    text = decode_utf8(raw, source)
+    reader = csv.reader(io.StringIO(text), delimiter=_separator(text), skipinitialspace=True)
+    line = 1
+    try:
+        header = next(reader, [])
+        columns = _columns(header, source)
+        measures = {m.number: m for m in pf.measures}
+        seen: dict[int, int] = {}
+        problems: list[Problem] = []
+        while True:
+            line = reader.line_num + 1  # where the next record starts
+            row = next(reader, None)
+            if row is None:
+                break
+            if not any(c.strip() for c in row):
+                continue  # blank lines
+            _merge_row(row, columns, line, measures, seen, problems)
+    except csv.Error as exc:
+        raise PlanFileError(
+            source, [Problem(f"not a readable CSV row: {exc}", line=line)]
+        ) from None
     if problems:
         raise PlanFileError(source, problems)
     merged = pf.model_copy(update={"measures": sorted(measures.values(), key=lambda m: m.number)})
@@ -77,20 +74,100 @@ def merge_measures_csv(pf: PlanFile, path: str | Path) -> PlanFile:
     return merged
 
 
-def _columns(fieldnames: list[str], source: str) -> dict[str, str]:
-    found = {}
-    for name in fieldnames:
+def _merge_row(
+    row: list[str],
+    columns: dict[str, int],
+    line: int,
+    measures: dict[int, MeasureSpec],
+    seen: dict[int, int],
+    problems: list[Problem],
+) -> None:
+    """Update or add the row's measure in ``measures``; what is wrong goes to ``problems``."""
+
+    def cell(name: str) -> str:
+        index = columns.get(name)
+        return row[index].strip() if index is not None and index < len(row) else ""
+
+    try:
+        number = int(cell("number"))
+    except ValueError:
+        problems.append(Problem(f"not a measure number: {cell('number')!r}", "number", line))
+        return
+    if number in seen:
+        problems.append(
+            Problem(
+                f"measure {number} appears twice (lines {seen[number]} and {line})", "number", line
+            )
+        )
+        return
+    seen[number] = line
+    base = measures.get(number)
+    values = base.model_dump() if base else {"number": number}
+    if cell("title"):
+        values["title"] = cell("title")
+    # A column left out of the table, or an empty cell, keeps what the plan says.
+    if cell("responsible"):
+        values["lead"], values["shared"] = split_responsible(cell("responsible"))
+    for name in ("goal", "chapter"):
+        if cell(name):
+            if not cell(name).isdigit():
+                problems.append(Problem(f"not a number: {cell(name)!r}", name, line))
+                continue
+            values[name] = int(cell(name))
+    if cell("source"):
+        values["source"] = cell("source")
+    try:
+        measures[number] = MeasureSpec.model_validate(values)
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = field_name(tuple(err["loc"]))
+            message = f"{where}: {problem_text(err)}" if where else problem_text(err)
+            problems.append(Problem(message, f"measure {number}", line))
+
+
+SEPARATORS = (";", ",", "\t")
+
+
+def _separator(text: str) -> str:
+    """The separator: the one that splits the header into the most known columns.
+
+    Sniffing guesses wrong on a comma inside a header ("merknad, intern") and fails on a
+    header of one column; the header names are what we know, so they decide. Ties go to
+    the order of ``SEPARATORS``; a header with no known column is split on the separator
+    that gives the most columns, so that the error lists them.
+    """
+
+    def score(separator: str) -> tuple[int, int]:
+        try:
+            header = next(csv.reader(io.StringIO(text), delimiter=separator), [])
+        except csv.Error:
+            return (-1, 0)
+        known = {
+            field
+            for name in header
+            for field, aliases in HEADERS.items()
+            if name.strip().lower() in aliases
+        }
+        return (len(known), len(header))
+
+    return max(SEPARATORS, key=lambda s: (score(s), -SEPARATORS.index(s)))
+
+
+def _columns(fieldnames: list[str], source: str) -> dict[str, int]:
+    """Each known field's column index; the first of two columns for one field counts."""
+    found: dict[str, int] = {}
+    for index, name in enumerate(fieldnames):
         for field, aliases in HEADERS.items():
             if name and name.strip().lower() in aliases:
-                found.setdefault(field, name)
+                found.setdefault(field, index)
     missing = [f for f in ("number", "title") if f not in found]
+    names = ", ".join(n.strip() for n in fieldnames if n.strip()) or "nothing"
     if missing:
         raise PlanFileError(
             source,
             [
                 Problem(
-                    f"the header needs columns for {', '.join(missing)} "
-                    f"(found: {', '.join(fieldnames) or 'nothing'})",
+                    f"the header needs columns for {', '.join(missing)} (found: {names})",
                     line=1,
                 )
             ],

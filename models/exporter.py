@@ -157,7 +157,11 @@ def dump_plan_file(pf: PlanFile) -> str:
 
 
 class _Dumper(yaml.SafeDumper):
-    """Writes dates as plain scalars (our loader reads them back as text)."""
+    """Writes dates as plain scalars (our loader reads them back as text), and never an
+    anchor or alias (the loader refuses them)."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
 
 
 _Dumper.yaml_implicit_resolvers = {

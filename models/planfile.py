@@ -41,13 +41,32 @@ def _iso_date(value: Any) -> Any:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+# Lengths are those of the database columns the values go to (models/plan.py): a value too
+# long for its column is a plan-file error with its line, not a database error on import.
+_KEY_PATTERN = r"^[\wÆØÅæøå][\w.\-ÆØÅæøå]*$"
 Key = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[\wÆØÅæøå][\w.\-ÆØÅæøå]*$"
-    ),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=_KEY_PATTERN),
 ]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+OrgKey = Annotated[  # Organisation.key
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=_KEY_PATTERN),
+]
+
+
+def _text(max_length: int) -> Any:
+    """Required text of at most ``max_length`` characters."""
+    return Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
+    ]
+
+
+def _free(max_length: int) -> Any:
+    """Optional free text of at most ``max_length`` characters."""
+    return Annotated[str, StringConstraints(max_length=max_length)] | None
+
+
+Channel = Annotated[str, StringConstraints(max_length=500)]  # Delivery.channel
 Number = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
 CHANNEL_REF = re.compile(
     r"^(env:[A-Za-z_][A-Za-z0-9_]*"  # an environment variable holding an Apprise URL
@@ -60,7 +79,7 @@ CHANNEL_REF = re.compile(
 class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", use_enum_values=False)
 
-    source: str | None = Field(default=None, description="Where the values come from.")
+    source: _free(500) = Field(default=None, description="Where the values come from.")
     illustrative: list[str] | None = Field(
         default=None, description="Fields whose values are illustrative, not from a document."
     )
@@ -80,8 +99,8 @@ class PeriodSpec(BaseModel):
 
 class PlanSpec(Spec):
     key: Key
-    title: Text
-    reference: str | None = None
+    title: _text(500)
+    reference: _free(200) = None
     period: PeriodSpec
     coordinator: Key | None = Field(default=None, description="Contact key of the coordinator.")
     summary_recipients: list[Key] = Field(
@@ -91,18 +110,18 @@ class PlanSpec(Spec):
 
 
 class OrganisationSpec(Spec):
-    key: Key
-    name: Text
+    key: OrgKey
+    name: _text(300)
     kind: OrganisationKind = OrganisationKind.AGENCY
-    parent: Key | None = None
+    parent: OrgKey | None = None
 
 
 class ContactSpec(Spec):
     key: Key
-    name: Text
-    organisation: Key | None = None
+    name: _text(200)
+    organisation: OrgKey | None = None
     language: Language = Language.NB
-    channels: list[str] = Field(
+    channels: list[Channel] = Field(
         default_factory=list,
         description="E-mail addresses or Apprise URLs; env:VARIABLE or secret:block-name "
         "for URLs that carry secrets.",
@@ -111,33 +130,35 @@ class ContactSpec(Spec):
 
 class GoalSpec(Spec):
     number: Number
-    title: Text
+    title: _text(500)
     chapter: int | None = None
 
 
 class MeasureSpec(Spec):
     number: Number
-    title: Text
+    title: _text(1000)
     goal: int | None = None
     chapter: int | None = None
-    lead: Key | None = Field(default=None, description="Organisation with the main responsibility.")
-    shared: list[Key] = Field(default_factory=list, description="Co-responsible organisations.")
+    lead: OrgKey | None = Field(
+        default=None, description="Organisation with the main responsibility."
+    )
+    shared: list[OrgKey] = Field(default_factory=list, description="Co-responsible organisations.")
     owner: Key | None = Field(default=None, description="Contact who reports on the measure.")
     planned_start: IsoDate | None = None
     planned_end: IsoDate | None = None
     priority: int | None = Field(default=None, ge=1, le=1000)
-    operationalisation: str | None = None
+    operationalisation: _free(5000) = None
     reminder_policy: ReminderPolicy | None = None
 
 
 class AssignmentSpec(Spec):
     key: Key
-    letter: Text
-    title: Text
-    text: str | None = None
-    issued_by: Key | None = None
+    letter: _text(300)
+    title: _text(500)
+    text: _free(10000) = None
+    issued_by: OrgKey | None = None
     issuer_contact: Key | None = None
-    assigned_to: Key | None = None
+    assigned_to: OrgKey | None = None
     owner: Key | None = None
     deadline: IsoDate | None = None
     priority: int | None = Field(default=None, ge=1, le=1000)
@@ -198,8 +219,24 @@ def field_name(path: Path_) -> str:
 # ---------------------------------------------------------------------------- reading
 
 
+class _Refused(yaml.MarkedYAMLError):
+    """YAML that is valid but not allowed in a plan file."""
+
+
 class _Loader(yaml.SafeLoader):
-    """Safe YAML that leaves dates as text, so that the schema, not PyYAML, judges them."""
+    """Safe YAML that leaves dates as text, so that the schema, not PyYAML, judges them.
+
+    Anchors and aliases are refused while composing, before any alias is expanded: a plan
+    file has no use for them, and they allow cycles and exponential expansion."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _Refused(
+                problem="anchors and aliases (& and *) are not supported in a plan file",
+                problem_mark=event.start_mark,
+            )
+        return super().compose_node(parent, index)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -208,12 +245,37 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def _index_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[Problem]):
-    """Map every path in the document to the line it starts on; flag duplicate keys."""
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _index_lines(
+    node: yaml.Node,
+    path: Path_,
+    lines: dict[Path_, int],
+    problems: list[Problem],
+    scalars: dict[Path_, str] | None = None,
+):
+    """Map every path in the document to the line it starts on; flag duplicate keys and keys
+    that are not plain text. ``scalars`` gets the written text of values that YAML reads as
+    something other than text (NO, yes, 2020), for clearer messages."""
     lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode) and scalars is not None and node.tag != _STR_TAG:
+        scalars[path] = node.value
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == (
+                "tag:yaml.org,2002:merge"
+            ):
+                problems.append(
+                    Problem(
+                        "a key must be plain text (complex keys with ? and merge keys << "
+                        "are not supported in a plan file)",
+                        field_name(path) or None,
+                        key_node.start_mark.line + 1,
+                    )
+                )
+                continue
             key = key_node.value
             if key in seen:
                 problems.append(
@@ -224,11 +286,11 @@ def _index_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems
                     )
                 )
             seen.add(key)
-            _index_lines(value_node, (*path, key), lines, problems)
+            _index_lines(value_node, (*path, key), lines, problems, scalars)
             lines[(*path, key)] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _index_lines(item, (*path, i), lines, problems)
+            _index_lines(item, (*path, i), lines, problems, scalars)
 
 
 def _line_of(path: Path_, lines: dict[Path_, int]) -> int | None:
@@ -248,11 +310,20 @@ def parse_plan_text(text: str, source: str) -> PlanFile:
             if node is None:
                 raise PlanFileError(source, [Problem("the file is empty: expected a plan")])
             lines: dict[Path_, int] = {}
+            scalars: dict[Path_, str] = {}
             problems: list[Problem] = []
-            _index_lines(node, (), lines, problems)
+            _index_lines(node, (), lines, problems, scalars)
+            if problems:
+                raise PlanFileError(source, problems)
             data = loader.construct_document(node)
         finally:
             loader.dispose()
+    except _Refused as exc:
+        raise PlanFileError(
+            source, [Problem(exc.problem, line=exc.problem_mark.line + 1)]
+        ) from None
+    except RecursionError:
+        raise PlanFileError(source, [Problem("the YAML is nested too deeply")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise PlanFileError(
@@ -267,8 +338,6 @@ def parse_plan_text(text: str, source: str) -> PlanFile:
     except yaml.YAMLError as exc:
         raise PlanFileError(source, [Problem(f"YAML error: {exc}")]) from None
 
-    if problems:
-        raise PlanFileError(source, problems)
     if not isinstance(data, dict):
         raise PlanFileError(
             source,
@@ -284,7 +353,11 @@ def parse_plan_text(text: str, source: str) -> PlanFile:
         plan_file = PlanFile.model_validate(data)
     except ValidationError as exc:
         problems = [
-            Problem(_message(err), field_name(err["loc"]), _line_of(tuple(err["loc"]), lines))
+            Problem(
+                problem_text(err, scalars.get(tuple(err["loc"]))),
+                field_name(err["loc"]),
+                _line_of(tuple(err["loc"]), lines),
+            )
             for err in exc.errors()
         ]
         raise PlanFileError(source, problems) from None
@@ -298,9 +371,18 @@ def parse_plan_text(text: str, source: str) -> PlanFile:
     return plan_file
 
 
-def _message(err: dict) -> str:
+def problem_text(err: dict, written: str | None = None) -> str:
+    """One pydantic error in words a plan-file author can act on; ``written`` is the value
+    as the file has it, when YAML read it as something other than text."""
     if err["type"] == "missing":
         return "required field is missing"
+    if err["type"] == "string_type" and written is not None:
+        if isinstance(err["input"], bool):
+            return (
+                f'write it in quotes ("{written}"): YAML reads NO/yes/on as true/false, not as text'
+            )
+        if isinstance(err["input"], int | float):
+            return f'write it in quotes ("{written}"): YAML reads it as a number, not as text'
     if err["type"] == "extra_forbidden":
         return "unknown field (check the spelling against docs/plan-file.md)"
     msg = err["msg"]
@@ -369,6 +451,14 @@ def check_references(pf: PlanFile) -> list[tuple[Path_, str]]:
                 (path, f"{value} is outside the plan period {period.start} to {period.end}")
             )
 
+    def once_each(path: Path_, values: list) -> None:
+        """A list of references names each item once: the database links each pair once."""
+        seen: set = set()
+        for j, value in enumerate(values):
+            if value in seen:
+                problems.append(((*path, j), f"{value!r} is listed twice in {path[-1]}"))
+            seen.add(value)
+
     def illustrative(path: Path_, spec: BaseModel) -> None:
         for name in spec.illustrative or []:
             if name not in type(spec).model_fields:
@@ -379,6 +469,7 @@ def check_references(pf: PlanFile) -> list[tuple[Path_, str]]:
     known(("plan", "coordinator"), plan.coordinator, contacts, "contact")
     for i, key in enumerate(plan.summary_recipients):
         known(("plan", "summary_recipients", i), key, contacts, "contact")
+    once_each(("plan", "summary_recipients"), plan.summary_recipients)
 
     parents = {o.key: o.parent for o in pf.organisations}
     for i, org in enumerate(pf.organisations):
@@ -421,6 +512,7 @@ def check_references(pf: PlanFile) -> list[tuple[Path_, str]]:
             known((*path, "shared", j), key, orgs, "organisation")
             if key == m.lead:
                 problems.append(((*path, "shared", j), f"{key!r} is already the lead"))
+        once_each((*path, "shared"), m.shared)
         known((*path, "owner"), m.owner, contacts, "contact")
         within_period((*path, "planned_start"), m.planned_start)
         within_period((*path, "planned_end"), m.planned_end)
@@ -436,6 +528,7 @@ def check_references(pf: PlanFile) -> list[tuple[Path_, str]]:
         known((*path, "issuer_contact"), a.issuer_contact, contacts, "contact")
         for j, number in enumerate(a.measures):
             known((*path, "measures", j), number, measures, "measure")
+        once_each((*path, "measures"), a.measures)
         within_period((*path, "deadline"), a.deadline)
     return problems
 

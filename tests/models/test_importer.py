@@ -182,7 +182,7 @@ def test_the_shared_domain_csv_reads_as_is(engine):
     import_file(BUNDLED_PLAN)
     result = import_file(domain_csv)
     assert not result.created
-    # The CSV says measure 14 has no responsible ministry, like the bundled plan.
+    # Measure 14 has an empty responsible cell: its lead (none in the bundled plan) is kept.
     assert "lead" not in {c.field for c in result.changes}
 
 

@@ -147,3 +147,134 @@ def test_every_problem_is_listed_at_once():
     with pytest.raises(PlanFileError) as caught:
         parse_plan_text(text, "x.yaml")
     assert len(caught.value.problems) == 2
+
+
+WITH_CONTACT_AND_ASSIGNMENT = (
+    MINIMAL.replace(
+        "  period: {start: 2020-01-01, end: 2020-12-31}\n",
+        "  period: {start: 2020-01-01, end: 2020-12-31}\n  summary_recipients: [k, m]\n",
+    ).replace(
+        "  - {key: HOD, name: Helse- og omsorgsdepartementet, kind: ministry}\n",
+        "  - {key: HOD, name: Helse- og omsorgsdepartementet, kind: ministry}\n"
+        "  - {key: KD, name: Kunnskapsdepartementet, kind: ministry}\n",
+    )
+    + "contacts:\n  - {key: k, name: K}\n  - {key: m, name: M}\n"
+    + "assignments:\n  - key: a1\n    letter: Brev\n    title: Oppdrag\n    measures:\n      - 1\n"
+)
+
+MORE_BAD_INPUTS = {
+    "repeated shared organisation": (
+        WITH_CONTACT_AND_ASSIGNMENT.replace(
+            "    lead: HOD\n", "    lead: HOD\n    shared: [KD, KD]\n"
+        ),
+        r"x.yaml:13: measures\[0\].shared\[1\]: 'KD' is listed twice in shared",
+    ),
+    "repeated related measure": (
+        WITH_CONTACT_AND_ASSIGNMENT + "      - 1\n",
+        r"x.yaml:23: assignments\[0\].measures\[1\]: 1 is listed twice in measures",
+    ),
+    "repeated summary recipient": (
+        WITH_CONTACT_AND_ASSIGNMENT.replace(
+            "summary_recipients: [k, m]", "summary_recipients: [k, k]"
+        ),
+        r"x.yaml:5: plan.summary_recipients\[1\]: 'k' is listed twice in summary_recipients",
+    ),
+    "self-referencing anchor": (
+        MINIMAL + "extra: &a [*a]\n",
+        r"x.yaml:12: anchors and aliases \(& and \*\) are not supported in a plan file",
+    ),
+    "plan that aliases itself": (
+        MINIMAL.replace("plan:\n", "plan: &p\n  self: *p\n"),
+        r"x.yaml:1: anchors and aliases \(& and \*\) are not supported in a plan file",
+    ),
+    "alias to a value": (
+        MINIMAL.replace("lead: HOD", "lead: &o HOD\n    owner: *o"),
+        r"x.yaml:10: anchors and aliases \(& and \*\) are not supported in a plan file",
+    ),
+    "complex key": (
+        MINIMAL + "? [a, b]\n: c\n",
+        r"x.yaml:12: a key must be plain text",
+    ),
+    "complex key inside a measure": (
+        MINIMAL + "    ? {a: b}\n    : c\n",
+        r"x.yaml:12: measures\[0\]: a key must be plain text",
+    ),
+    "organisation key longer than its column": (
+        MINIMAL.replace("HOD", "H" * 51),
+        r"x.yaml:6: organisations\[0\].key: String should have at most 50 characters",
+    ),
+    "measure title longer than its column": (
+        MINIMAL.replace("Første tiltak", "x" * 1001),
+        r"x.yaml:9: measures\[0\].title: String should have at most 1000 characters",
+    ),
+    "plan title longer than its column": (
+        MINIMAL.replace("title: Plan", "title: " + "x" * 501),
+        r"x.yaml:3: plan.title: String should have at most 500 characters",
+    ),
+    "organisation key NO read as false": (
+        MINIMAL.replace("HOD", "NO"),
+        r'x.yaml:6: organisations\[0\].key: write it in quotes \("NO"\): YAML reads NO/yes/on '
+        r"as true/false",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", MORE_BAD_INPUTS)
+def test_more_bad_plan_files_are_refused_before_the_database(case, tmp_path, engine):
+    text, expected = MORE_BAD_INPUTS[case]
+    path = tmp_path / "x.yaml"
+    path.write_text(text, encoding="utf-8")
+    with session_scope() as session:
+        import_path(session, str(BUNDLED_PLAN))
+    before = snapshot(engine)
+
+    with pytest.raises(PlanFileError) as caught, session_scope() as session:
+        import_path(session, str(path))
+
+    message = str(caught.value).replace(str(path), "x.yaml")
+    assert re.search(expected, message), message
+    assert snapshot(engine) == before
+
+
+def test_reference_lists_without_repeats_still_import(tmp_path, engine):
+    path = tmp_path / "x.yaml"
+    path.write_text(
+        WITH_CONTACT_AND_ASSIGNMENT.replace("    lead: HOD\n", "    lead: HOD\n    shared: [KD]\n"),
+        encoding="utf-8",
+    )
+    with session_scope() as session:
+        import_path(session, str(path))
+
+
+def test_values_as_long_as_their_columns_import(tmp_path, engine):
+    """The plan file's limits are the database's: the longest allowed values fit on every
+    backend (PostgreSQL refuses what does not fit; SQLite would accept anything)."""
+    key, title = "K" * 50, "t" * 1000
+    text = MINIMAL.replace("HOD", key).replace("Første tiltak", title)
+    text = text.replace("title: Plan", "title: " + "p" * 500)
+    path = tmp_path / "x.yaml"
+    path.write_text(text, encoding="utf-8")
+    with session_scope() as session:
+        import_path(session, str(path))
+    pf = read_plan_file(path)
+    assert pf.organisations[0].key == key and pf.measures[0].title == title
+
+
+def test_quoted_no_is_an_organisation_key():
+    pf = parse_plan_text(MINIMAL.replace("HOD", '"NO"'), "x.yaml")
+    assert pf.organisations[0].key == "NO" and pf.measures[0].lead == "NO"
+
+
+def test_billion_laughs_is_refused_before_any_alias_is_expanded():
+    """Nine levels of ten aliases: 10^9 strings if expanded. Refused at the first anchor
+    (line 1), which is only possible before expansion (expanding would not finish)."""
+    lines = ['a0: &a0 "lol"']
+    for level in range(1, 10):
+        lines.append(f"a{level}: &a{level} [{', '.join([f'*a{level - 1}'] * 10)}]")
+    with pytest.raises(PlanFileError, match=r"x.yaml:1: anchors and aliases"):
+        parse_plan_text("\n".join(lines) + "\n", "x.yaml")
+
+
+def test_deeply_nested_yaml_is_a_plan_file_error():
+    with pytest.raises(PlanFileError, match="nested too deeply"):
+        parse_plan_text("plan: " + "[" * 5000 + "]" * 5000 + "\n", "x.yaml")
