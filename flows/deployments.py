@@ -76,6 +76,13 @@ def _specs() -> list[DeploymentSpec]:
             tags=("followup", "rounds"),
         ),
         DeploymentSpec(
+            "reopen-status-round",
+            rounds.reopen_status_round,
+            "Åpner en lukket runde igjen; de som ikke har svart, venter igjen. / "
+            "Reopens a closed round; whoever has not answered waits again.",
+            tags=("followup", "rounds"),
+        ),
+        DeploymentSpec(
             "close-due-rounds",
             rounds.close_due_rounds,
             "Lukker runder som har passert svarfristen, hver morgen kl. 07.30. / "

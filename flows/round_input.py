@@ -49,6 +49,9 @@ TYPES = {
 }
 
 
+ENTERED_BY_LENGTH = 200  # StatusReport.entered_by
+
+
 def field_name(index: int, name: str) -> str:
     return f"item_{index + 1}_{name}"
 
@@ -62,6 +65,7 @@ def reply_input_model(items: list[Item], language: str) -> type[RunInput]:
             str | None,
             Field(
                 None,
+                max_length=ENTERED_BY_LENGTH,
                 title="Hvem svarer / who is answering",
                 description="Navnet ditt, eller hvem du svarer for / your name",
             ),
@@ -98,7 +102,7 @@ def replies_from_input(
     data = reply.model_dump()
     for index, item in enumerate(items):
         raw = {name: data.get(field_name(index, name)) for name in FIELDS}
-        if raw["status"] is None and not any(raw.values()):
+        if all(value is None or value == "" for value in raw.values()):  # progress 0 counts
             continue
         as_text = {
             k: (

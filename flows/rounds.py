@@ -14,6 +14,8 @@ down are matched to their waiting runs later, which are then resumed.
 close-status-round: close the round, release the runs still waiting, publish progress,
 and build the ministry's summary of the round.
 
+reopen-status-round: open a closed round again; whoever has not answered waits again.
+
 close-due-rounds: each working morning, close the rounds whose reply deadline has passed."""
 
 from datetime import date
@@ -27,7 +29,7 @@ from flows.build_summary import build_summary
 from flows.deliveries import deliver_queued
 from flows.hooks import notify_failure
 from flows.round_artifacts import refresh_round_artifacts
-from flows.round_input import replies_from_input, reply_input_model
+from flows.round_input import ENTERED_BY_LENGTH, replies_from_input, reply_input_model
 from models.calendar import is_working_day, today
 from models.db import session_scope
 from models.items import ItemRef
@@ -40,11 +42,13 @@ from models.rounds import (
     get_round,
     has_replied,
     open_round,
+    reopen_round,
     round_contacts,
     rounds_past_deadline,
     scope_of,
     unresolved_runs,
 )
+from models.text import plain_text
 from notifications.round_messages import compose_invitations
 
 REPLY_DEPLOYMENT = "collect-status-reply/collect-status-reply"
@@ -194,7 +198,7 @@ def collect_status_reply(round_id: int, contact_id: int) -> str:
         language = contact.language.value
         if rnd.state != RoundState.OPEN:
             settled = "the round is closed"
-        elif has_replied(session, round_id, contact_id):
+        elif has_replied(session, round_id, contact_id) and not _resumed_with_input():
             settled = "answered already"
         else:
             settled = None
@@ -204,9 +208,9 @@ def collect_status_reply(round_id: int, contact_id: int) -> str:
     attempt = 0
     while True:
         reply = suspend_flow_run(wait_for_input=model, key=f"reply-{attempt}")
-        if reply.recorded_via:
-            return _resolved(round_id, contact_id, f"answered via {reply.recorded_via}")
         replies, errors = replies_from_input(reply, items, rnd)
+        if reply.recorded_via and not replies:  # statuses typed in the form still count
+            return _resolved(round_id, contact_id, f"answered via {reply.recorded_via}")
         if not errors:
             break
         for error in errors:
@@ -219,11 +223,22 @@ def collect_status_reply(round_id: int, contact_id: int) -> str:
             contact_id,
             replies,
             channel=ReplyChannel.PREFECT_UI,
-            entered_by=reply.entered_by or "Prefect UI",
+            entered_by=plain_text(reply.entered_by)[:ENTERED_BY_LENGTH] or "Prefect UI",
             submission=f"prefect-{flow_run.id}-{attempt}",
         )
     refresh_round_artifacts(round_id)
     return _resolved(round_id, contact_id, f"recorded {len(replies)} item(s) from the Prefect UI")
+
+
+def _resumed_with_input() -> bool:
+    """Whether this run was resumed with a Resume form before. A suspended run starts over
+    when resumed, so a reply given in the UI must be read even if another reply for the
+    person (a phone call, one item by web) came in meanwhile. The key is Prefect's for the
+    first suspend_flow_run(key="reply-0") of a run: "<state name>-<key>"."""
+    from prefect.input.actions import read_flow_run_input
+    from prefect.input.run_input import keyset_from_base_key
+
+    return read_flow_run_input(keyset_from_base_key("suspended-reply-0")["response"]) is not None
 
 
 def _resolved(round_id: int, contact_id: int, note: str) -> str:
@@ -312,6 +327,25 @@ def close_status_round(
     if summary:
         build_summary(round=round_id)
     return round_id
+
+
+@flow(name="reopen-status-round", on_failure=[notify_failure])
+def reopen_status_round(
+    round_id: int, deadline: date | None = None, by: str = "coordinator"
+) -> int:
+    """Reopen a closed round (logged): its links work again, and whoever has not answered
+    every item gets a waiting reply run again. Returns the runs started.
+
+    Args:
+        round_id: Rundens id. / The round's id.
+        deadline: Ny svarfrist (tom: den gamle). / A new reply deadline (empty: the old one).
+        by: Hvem som åpner runden igjen. / Who reopens the round.
+    """
+    with session_scope() as session:
+        reopen_round(session, get_round(session, round_id), deadline, by)
+    started = start_reply_runs(round_id)
+    refresh_round_artifacts(round_id)
+    return started
 
 
 @flow(

@@ -21,6 +21,7 @@ from flows.hooks import notify_failure
 from models.calendar import day_off_name, today
 from models.messages import DeliveryState
 from notifications import dispatch
+from notifications.channels import shown_channel
 from notifications.delivery import Outcome
 
 
@@ -64,7 +65,7 @@ def publish(report: RunReport) -> None:
     rows = [
         {
             "recipient": o.recipient,
-            "channel": o.channel,
+            "channel": shown_channel(o.channel),
             "subject": o.subject,
             "outcome": o.state.value,
             "error": o.error or "",

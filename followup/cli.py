@@ -57,7 +57,7 @@ def friendly(fn: Callable) -> Callable:
         except typer.Exit:
             raise
         except Exception as exc:
-            message = describe(exc, get_settings().resolved_database_url)
+            message = describe(exc, _database_url())
             if message is None:
                 raise
             for line in message.splitlines():
@@ -65,6 +65,15 @@ def friendly(fn: Callable) -> Callable:
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def _database_url() -> str | None:
+    """The configured database, for error messages; None when the settings themselves are
+    what is wrong."""
+    try:
+        return get_settings().resolved_database_url
+    except ValueError:
+        return None
 
 
 def parse_date(value: str | None, option: str = "--as-of") -> date:
@@ -219,12 +228,14 @@ def remind(
 ) -> None:
     """Run the send-reminders flow for a day (default: today in Oslo)."""
     from flows.send_reminders import send_reminders
+    from notifications.channels import shown_channel
 
     when = parse_date(as_of)
     checked_engine()
     report = send_reminders(as_of=when, dry_run=dry_run)
     for p in report.previews:
-        out.rule(f"to {p['recipient']} ({', '.join(p['channels']) or 'no channel'})")
+        channels = ", ".join(shown_channel(c) for c in p["channels"]) or "no channel"
+        out.rule(f"to {p['recipient']} ({channels})")
         out.print(f"Subject: {p['subject']}\n\n{p['text']}", markup=False, highlight=False)
     for o in report.outcomes:
         line = f"{o.state.value:9} {o.recipient} <{o.channel}>: {o.subject}"
@@ -349,14 +360,25 @@ def round_reopen(
     ] = None,
     by: Annotated[str, typer.Option("--by", help="Who reopens it (logged).")] = "coordinator",
 ) -> None:
-    """Reopen a closed round (logged), optionally with a new deadline."""
-    from models.rounds import get_round, reopen_round
+    """Reopen a closed round (flow reopen-status-round, logged), optionally with a new
+    deadline: links work again, and whoever has not answered waits again in the UI."""
+    from flows.rounds import reopen_status_round
+    from models.rounds import check_reopen, get_round
 
     due = parse_date(deadline, "--deadline") if deadline else None
     checked_engine()
-    with session_scope() as session:
-        reopen_round(session, get_round(session, round_id), due, by)
-    out.print(f"round {round_id} reopened", highlight=False)
+    with session_scope() as session:  # before a flow run: a wrong request is not a failed run
+        rnd = get_round(session, round_id)
+        check_reopen(rnd, due)
+        kept = due or rnd.deadline
+    reopen_status_round(round_id=round_id, deadline=due, by=by)
+    out.print(f"round {round_id} reopened, reply by {kept}", highlight=False)
+    if kept < today():
+        out.print(
+            f"note: the reply deadline {kept} has passed; close-due-rounds closes the round "
+            "again on the next working morning unless it is extended (round extend)",
+            highlight=False,
+        )
 
 
 @round_app.command("extend")

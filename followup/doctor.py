@@ -8,9 +8,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
+
+from followup.errors import settings_problems
 
 
 @dataclass(frozen=True)
@@ -29,22 +30,19 @@ def check_settings() -> tuple[Check, object | None]:
     try:
         settings = Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"FOLLOWUP_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        return Check("settings", False, problems), None
-    problems = []
-    try:
-        ZoneInfo(settings.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        problems.append(f"FOLLOWUP_TIMEZONE: unknown time zone {settings.timezone!r}")
+        problems = settings_problems(exc)
+        # The other checks still run, on the defaults of the variables that are wrong.
+        wrong = {e["loc"][0] for e in exc.errors() if e["loc"]}
+        try:
+            settings = Settings(**{name: Settings.model_fields[name].default for name in wrong})
+        except ValidationError:
+            return Check("settings", False, "; ".join(problems)), None
+    else:
+        problems = []
     folder = settings.data_dir
     existing = next((p for p in [folder, *folder.resolve().parents] if p.exists()), None)
     if existing is None or not os.access(existing, os.W_OK):
         problems.append(f"FOLLOWUP_DATA_DIR: cannot write to {folder}")
-    if not settings.public_url.startswith(("http://", "https://")):
-        problems.append(f"FOLLOWUP_PUBLIC_URL: {settings.public_url!r} is not an http(s) URL")
     if problems:
         return Check("settings", False, "; ".join(problems)), settings
     return Check(
@@ -133,7 +131,7 @@ def check_channels(settings, load_secret: Callable[[str], str] | None) -> Check:
     import notifications.outbox  # noqa: F401  (registers outbox://)
     from models.db import make_engine
     from models.plan import Contact, Plan
-    from notifications.channels import EMAIL, ChannelError, channel_url, redact
+    from notifications.channels import EMAIL, ChannelError, channel_url, shown_channel
 
     engine = make_engine(settings.resolved_database_url)
     try:
@@ -151,7 +149,7 @@ def check_channels(settings, load_secret: Callable[[str], str] | None) -> Check:
             count += 1
             if EMAIL.match(channel.strip()):
                 continue  # an e-mail address: sent through FOLLOWUP_MAIL_URL (checked above)
-            shown = channel if channel.startswith(("env:", "secret:")) else redact(channel)
+            shown = shown_channel(channel)
             if channel.startswith("secret:") and load_secret is None:
                 unchecked += 1
                 continue

@@ -1,6 +1,7 @@
 """The plan overview in the terminal."""
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -41,7 +42,9 @@ def render_overview(overview: Overview, console: Console) -> None:
     for section in overview.sections:
         if not section.rows:
             continue
-        title = f"Goal {section.number}: {section.title}" if section.number else "Without a goal"
+        title = "Without a goal"
+        if section.number:
+            title = f"Goal {section.number}: {escape(section.title)}"
         table = _table(title, "No.", "Measure")
         for r in section.rows:
             who = Text(f"{r.lead or 'no lead organisation'}", style="bold" if r.lead else "red")

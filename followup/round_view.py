@@ -4,6 +4,7 @@ happened to the round."""
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlmodel import select
 
@@ -24,7 +25,7 @@ def print_round_status(out: Console, round_id: int) -> None:
             select(RoundEvent).where(RoundEvent.round_id == round_id).order_by(RoundEvent.id)
         ).all()
         table = Table(
-            title=f"Round {rnd.id}: {rnd.label} ({rnd.state.value}), as of {rnd.as_of},"
+            title=f"Round {rnd.id}: {escape(rnd.label)} ({rnd.state.value}), as of {rnd.as_of},"
             f" reply by {rnd.deadline}",
             title_justify="left",
         )
@@ -32,7 +33,7 @@ def print_round_status(out: Console, round_id: int) -> None:
             table.add_column(name)
         for p in people:
             table.add_row(
-                p.contact.name,
+                escape(p.contact.name),  # names and labels as typed, not Rich markup
                 f"{p.replied} of {p.expected}",
                 f"{p.last_reply_at.astimezone(zone):%Y-%m-%d %H:%M}" if p.last_reply_at else "–",
                 "complete" if p.complete else "[red]MISSING[/red]",

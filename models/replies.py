@@ -19,7 +19,7 @@ from models.plan import Assignment, Measure
 from models.reporting import ReplyChannel, ReportingRound, RoundState, StatusReport
 from models.rounds import scope_of
 from models.status import Status
-from models.text import plain_text
+from models.text import person_name, plain_text
 from models.types import utcnow
 
 TEXT_LIMITS = {"done": 4000, "next_steps": 4000, "risk_note": 2000}
@@ -167,7 +167,7 @@ def record_reply(
                 expected_completion=reply.expected_completion,
                 risk_note=reply.risk_note,
                 channel=channel,
-                entered_by=entered_by,
+                entered_by=person_name(entered_by),
                 submitted_at=submitted_at,
                 submission=submission,
                 item=reply.item,

@@ -20,7 +20,10 @@ from models.reporting import (
     RoundState,
     StatusReport,
 )
+from models.text import person_name, plain_text
 from models.types import utcnow
+
+LABEL_LENGTH = 200  # ReportingRound.label
 
 
 class RoundError(ValueError):
@@ -47,9 +50,11 @@ def coordinator_of(session: Session, plan_id: int) -> Contact | None:
 
 def check_new_round(label: str, as_of: date, deadline: date) -> str:
     """The label, stripped, if a round can be opened with these; else RoundError."""
-    label = (label or "").strip()
+    label = plain_text(label)
     if not label:
         raise RoundError("a round needs a label, e.g. '1. tertial 2021'")
+    if len(label) > LABEL_LENGTH:
+        raise RoundError(f"a round's label has at most {LABEL_LENGTH} characters ({len(label)})")
     if deadline < as_of:
         raise RoundError(f"the reply deadline {deadline} is before the as-of date {as_of}")
     return label
@@ -116,7 +121,7 @@ def open_round(
 
 
 def log(session: Session, rnd: ReportingRound, event: str, detail: str | None, by: str | None):
-    session.add(RoundEvent(round_id=rnd.id, event=event, detail=detail, by=by))
+    session.add(RoundEvent(round_id=rnd.id, event=event, detail=detail, by=person_name(by)))
 
 
 def get_round(
@@ -130,6 +135,8 @@ def get_round(
         rnd = session.get(ReportingRound, round_id)
         if rnd is None:
             raise NotFound(f"no round with id {round_id}")
+        if plan_key and get_plan(session, plan_key).id != rnd.plan_id:
+            raise NotFound(f"round {round_id} is not a round of plan {plan_key}")
         return rnd
     plan = get_plan(session, plan_key)
     query = select(ReportingRound).where(ReportingRound.plan_id == plan.id)
@@ -170,11 +177,23 @@ def close_round(session: Session, rnd: ReportingRound, by: str | None = None) ->
     log(session, rnd, "closed", None, by)
 
 
+def check_reopen(rnd: ReportingRound, deadline: date | None = None) -> None:
+    """RoundError unless the round is closed and the deadline (new or kept) is after its
+    as-of date."""
+    if rnd.state == RoundState.OPEN:
+        raise RoundError(f"round {rnd.id} ({rnd.label}) is open")
+    due = deadline or rnd.deadline
+    if due < rnd.as_of:
+        raise RoundError(f"the reply deadline {due} is before the round's as-of date {rnd.as_of}")
+
+
 def reopen_round(
     session: Session, rnd: ReportingRound, deadline: date | None = None, by: str | None = None
 ) -> None:
-    if rnd.state == RoundState.OPEN:
-        raise RoundError(f"round {rnd.id} ({rnd.label}) is open")
+    """Open a closed round again (logged). Whoever has not answered every item is to get a
+    new waiting reply run (their old one ended when the round closed): their record of a
+    run is cleared, for the caller to start new ones (flows.rounds.start_reply_runs)."""
+    check_reopen(rnd, deadline)
     rnd.state, rnd.closed_at = RoundState.OPEN, None
     detail = None
     if deadline is not None:
@@ -182,6 +201,11 @@ def reopen_round(
         rnd.deadline = deadline
     session.add(rnd)
     log(session, rnd, "reopened", detail, by)
+    waiting = {p.contact.id for p in progress(session, rnd) if not p.complete}
+    for rc in round_contacts(session, rnd.id):
+        if rc.contact_id in waiting:
+            rc.flow_run_id, rc.run_resolved = None, False
+            session.add(rc)
 
 
 def extend_round(

@@ -3,9 +3,15 @@
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A signing key shorter than this can be guessed; anyone with the key can forge reply links.
+MIN_KEY_LENGTH = 32
+DAY = 86_400
 
 
 class Settings(BaseSettings):
@@ -46,22 +52,79 @@ class Settings(BaseSettings):
     )
     delivery_tries_per_run: int = Field(default=3, ge=1, le=10)
     delivery_backoff_seconds: float = Field(
-        default=2.0, ge=0, description="Wait before the first retry in a run; doubles after."
+        default=2.0,
+        ge=0,
+        le=300,
+        allow_inf_nan=False,
+        description="Wait before the first retry in a run; doubles after.",
     )
     delivery_max_runs: int = Field(
         default=3,
         ge=1,
+        le=100,
         description="Runs that try a failing delivery before the coordinator is told.",
     )
     delivery_lease_seconds: int = Field(
         default=600,
         ge=1,
+        le=DAY,
         description="How long a run may take to send one message before "
         "another run may try it (after a crash).",
     )
     delivery_retry_after_seconds: float = Field(
-        default=900, ge=0, description="Earliest retry of a failed delivery in a later run."
+        default=900,
+        ge=0,
+        le=7 * DAY,  # doubled per failed run: up to 100 runs must stay a real date
+        allow_inf_nan=False,
+        description="Earliest retry of a failed delivery in a later run.",
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Oslo)") from None
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                f"{value!r} is not a web address: links in messages need one like "
+                "https://svar.example.no"
+            )
+        return value.strip().rstrip("/")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < MIN_KEY_LENGTH:
+            raise ValueError(
+                f"shorter than {MIN_KEY_LENGTH} characters: reply links could be forged; make "
+                "one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return value
+
+    @field_validator("secret_key_previous")
+    @classmethod
+    def _long_previous(cls, value: str | None) -> str | None:
+        short = [k for k in (value or "").split(",") if 0 < len(k.strip()) < MIN_KEY_LENGTH]
+        if short:
+            raise ValueError(
+                f"a key shorter than {MIN_KEY_LENGTH} characters would verify forged links"
+            )
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _folder(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} is a file, not a folder")
+        return value
 
     @property
     def outbox_dir(self) -> Path:

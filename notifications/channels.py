@@ -98,3 +98,12 @@ def redact(url: str) -> str:
     if "." not in host:  # many services put a token where a host would be
         return f"{parts.scheme}://…"
     return f"{parts.scheme}://{host}{'/…' if parts.path.strip('/') or parts.query else ''}"
+
+
+def shown_channel(channel: str) -> str:
+    """A configured channel as it may be shown (terminal, logs, the Prefect UI): an e-mail
+    address or an env:/secret: reference as written, a URL without its secrets."""
+    channel = channel.strip()
+    if EMAIL.match(channel) or channel.startswith(("env:", "secret:", "(")):
+        return channel
+    return redact(channel)

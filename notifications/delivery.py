@@ -94,6 +94,7 @@ def deliver(
         taken = lease(session, delivery_ids, utcnow(), settings.delivery_lease_seconds)
         batch = outgoing(session, taken)
     sender = apprise.Apprise()  # this batch's, reused message after message
+    backoff = timedelta(seconds=settings.delivery_retry_after_seconds)  # before any send
     outcomes = []
     with statementwise(get_engine()).connect() as connection:  # an outcome: one UPDATE
         for message in batch:
@@ -107,7 +108,7 @@ def deliver(
                     error=error,
                     permanent=permanent,
                     max_attempts=settings.delivery_max_runs,
-                    backoff=timedelta(seconds=settings.delivery_retry_after_seconds),
+                    backoff=backoff,
                 )
             outcomes.append(
                 Outcome(

@@ -8,7 +8,7 @@ Text people typed is escaped for each format (HTML by Jinja's autoescape, Markdo
 (never in the CSV/JSON)."""
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,7 +17,7 @@ from models.items import ItemKind
 from models.rollup import NO_REPLY, RAGS, STATES, UNKNOWN, Group, ItemStatus, Rollup
 from models.settings import get_settings
 from models.status import status_label
-from models.text import plain_text
+from models.text import CONTROL, plain_text
 from notifications.render import LOCALES, date_long, environment
 from notifications.summary_strings import WORDS
 
@@ -345,9 +345,27 @@ def summary_view(
             "priority": max(0, len(rollup.priority) - PRIORITY_LIMIT),
         },
     )
+    view = _scrub(view)
     view.chart_svg = status_chart(view)
     view.timeline_svg, view.timeline_note = timeline(view)
     return view
+
+
+def _scrub(value):
+    """``value`` with every text in it rid of characters no document holds (Word refuses
+    them outright): names and titles come from plan files and replies as they were typed."""
+    if isinstance(value, str):
+        return type(value)(CONTROL.sub("", value)) if CONTROL.search(value) else value
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_scrub(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    if is_dataclass(value) and type(value).__module__ == __name__:  # the views of this module
+        for f in fields(value):
+            setattr(value, f.name, _scrub(getattr(value, f.name)))
+    return value
 
 
 def _rag_of_state(state: str) -> str:

@@ -14,7 +14,7 @@ from prefect.flow_runs import resume_flow_run
 from prefect.settings import PREFECT_API_URL
 from sqlmodel import select
 
-from flows.rounds import close_status_round, open_status_round
+from flows.rounds import close_status_round, open_status_round, reopen_status_round
 from followup.web.app import sync_prefect
 from models.db import session_scope
 from models.plan import Contact
@@ -30,10 +30,13 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 PEOPLE = [
     {"key": "ola", "name": "Ola Web", "language": "nb", "channels": ["ola@example.org"]},
     {"key": "siri", "name": "Siri Ui", "language": "nn", "channels": ["siri@example.org"]},
+    {"key": "nils", "name": "Nils Svarer-ikke", "channels": ["nils@example.org"]},
 ]
 MEASURES = [
     {"number": 1, "title": "Første tiltak", "owner": "ola", "planned_end": "2020-06-01"},
     {"number": 2, "title": "Andre tiltak", "owner": "siri", "planned_end": "2020-09-01"},
+    {"number": 3, "title": "Tredje tiltak", "owner": "siri", "planned_end": "2020-09-01"},
+    {"number": 4, "title": "Fjerde tiltak", "owner": "nils", "planned_end": "2020-09-01"},
 ]
 
 
@@ -63,7 +66,7 @@ def test_round_runs_wait_and_are_resumed_by_any_reply(served_reply_deployment, t
 
     # Each person's reply run waits, suspended, with a name that says who and which round.
     wait_for(
-        lambda: set(run_states(round_id).values()) == {"Suspended"}, "both reply runs to suspend"
+        lambda: set(run_states(round_id).values()) == {"Suspended"}, "the reply runs to suspend"
     )
     with session_scope() as session:
         run_ids = {
@@ -87,17 +90,31 @@ def test_round_runs_wait_and_are_resumed_by_any_reply(served_reply_deployment, t
     wait_for(lambda: run_states(round_id)["ola"] == "Completed", "Ola's run to complete", 20)
     # ...and the round's table of who is missing, in the UI, now names Siri only.
     missing = json.loads(Artifact.get(f"round-{round_id}-missing").data)
-    assert [row["person"] for row in missing] == ["Siri Ui"]
+    assert [row["person"] for row in missing] == ["Nils Svarer-ikke", "Siri Ui"]
 
-    # Siri answers through the Prefect UI's Resume form: recorded like a web reply.
+    # Siri phoned in her first measure (recorded without telling Prefect), then answers the
+    # second through the Prefect UI's Resume form, the "(system)" field filled in as well:
+    # recorded like a web reply, not taken for "answered another way".
+    with session_scope() as session:
+        siri = session.exec(select(Contact).where(Contact.key == "siri")).one()
+        first = scope_of(session, round_id, siri.id)[0].item
+        record_reply(
+            session,
+            session.get(ReportingRound, round_id),
+            siri.id,
+            [ItemReply(first, Status.ON_TRACK)],
+            channel=ReplyChannel.COORDINATOR,
+            entered_by="Kari",
+        )
     resume_flow_run(
         UUID(run_ids["siri"]),
         run_input={
             "entered_by": "Kari Koordinator",
-            "item_1_status": "delayed",
-            "item_1_progress": 30,
-            "item_1_expected_completion": "2020-10-15",
-            "item_1_risk_note": "Høring utsatt",
+            "recorded_via": "telefon",
+            "item_2_status": "delayed",
+            "item_2_progress": 30,
+            "item_2_expected_completion": "2020-10-15",
+            "item_2_risk_note": "Høring utsatt",
         },
     )
     wait_for(lambda: run_states(round_id)["siri"] == "Completed", "Siri's run to complete")
@@ -106,10 +123,18 @@ def test_round_runs_wait_and_are_resumed_by_any_reply(served_reply_deployment, t
             select(StatusReport).where(StatusReport.channel == ReplyChannel.PREFECT_UI)
         ).all()
     assert [
-        (r.status, r.progress, str(r.expected_completion), r.risk_note, r.entered_by)
+        (r.item, r.status, r.progress, str(r.expected_completion), r.risk_note, r.entered_by)
         for r in siri_reports
-    ] == [("delayed", 30, "2020-10-15", "Høring utsatt", "Kari Koordinator")]
+    ] == [("measure:3", "delayed", 30, "2020-10-15", "Høring utsatt", "Kari Koordinator")]
 
-    # Closing the round leaves no run waiting.
+    # Closing the round leaves no run waiting (Nils's is released).
     close_status_round(round_id=round_id)
-    assert set(run_states(round_id).values()) == {"Completed"}
+    wait_for(lambda: set(run_states(round_id).values()) == {"Completed"}, "every run to end")
+
+    # Reopened, the round has a waiting run again for Nils, who never answered; only him.
+    assert reopen_status_round(round_id=round_id, deadline=date(2020, 6, 12), by="Kari") == 1
+    wait_for(lambda: run_states(round_id)["nils"] == "Suspended", "Nils's new run to suspend")
+    states = run_states(round_id)
+    assert (states["ola"], states["siri"]) == ("Completed", "Completed")
+    close_status_round(round_id=round_id)
+    wait_for(lambda: set(run_states(round_id).values()) == {"Completed"}, "every run to end")

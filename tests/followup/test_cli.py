@@ -161,3 +161,34 @@ def test_a_revision_or_port_that_does_not_exist_is_one_line(settings_env):
     assert "migration: Can't locate revision identified by 'nosuchrev'" in revision.output
     port = runner.invoke(app, ["serve", "--port", "70000"])
     assert port.exit_code == 2 and "65535" in port.output
+
+
+def test_a_wrong_setting_is_one_line_naming_the_variable(settings_env, monkeypatch):
+    with monkeypatch.context() as patched:  # undone before settings_env tears down
+        patched.setenv("FOLLOWUP_TIMEZONE", "Mars/Base")
+        get_settings.cache_clear()
+        result = runner.invoke(app, ["plan", "list"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: FOLLOWUP_TIMEZONE: unknown time zone 'Mars/Base' (e.g. Europe/Oslo)"
+    )
+    get_settings.cache_clear()
+
+
+def test_round_status_shows_labels_and_names_as_typed(settings_env, tmp_path):
+    from datetime import date
+
+    from models.db import session_scope
+    from models.rounds import open_round
+    from tests.plans import import_plan_data, plan_data
+
+    people = [{"key": "ola", "name": "Ola [red]Nordmann[/red]", "channels": ["o@example.org"]}]
+    measures = [{"number": 1, "title": "T", "owner": "ola", "planned_end": "2020-12-31"}]
+    import_plan_data(tmp_path, plan_data(people, measures))
+    with session_scope() as session:
+        day, due = date(2020, 6, 1), date(2020, 6, 15)
+        open_round(session, label="1. tertial [/utkast]", as_of=day, deadline=due)
+    result = runner.invoke(app, ["round", "status"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "1. tertial [/utkast]" in result.output
+    assert "Ola [red]Nordmann[/red]" in result.output

@@ -9,6 +9,7 @@ from sqlmodel import select
 from models.db import session_scope
 from models.importer import import_path
 from models.items import ItemRef
+from models.queries import NotFound
 from models.replies import ReplyRefused, record_reply, validate_item
 from models.reporting import (
     ReplyChannel,
@@ -21,6 +22,7 @@ from models.rounds import (
     RoundError,
     close_round,
     extend_round,
+    get_round,
     has_replied,
     open_round,
     progress,
@@ -111,6 +113,25 @@ def test_a_closed_round_is_not_extended_but_reopened(round_id):
         with pytest.raises(RoundError, match="is closed: reopen it"):
             extend_round(session, rnd, date(2020, 7, 1), by="Kari")
         assert (rnd.state, rnd.deadline) == (RoundState.CLOSED, DEADLINE)
+
+
+def test_reopening_checks_its_deadline_and_who_is_named_is_kept_plain(round_id):
+    with session_scope() as session:
+        rnd = session.get(ReportingRound, round_id)
+        close_round(session, rnd, by="Kari\x00 Nordmann " + "x" * 300)
+        with pytest.raises(RoundError, match="before the round's as-of date"):
+            reopen_round(session, rnd, date(2020, 1, 1))
+        assert rnd.state == RoundState.CLOSED
+        with pytest.raises(NotFound, match="another-plan"):
+            get_round(session, round_id, "another-plan")
+    with session_scope() as session:
+        by = session.exec(select(RoundEvent.by).where(RoundEvent.event == "closed")).one()
+    assert by.startswith("Kari Nordmann xxx") and len(by) == 200
+
+
+def test_a_label_longer_than_its_column_is_refused_before_anything_is_written(round_id):
+    with pytest.raises(RoundError, match="at most 200 characters"), session_scope() as session:
+        open_round(session, label="x" * 201, as_of=AS_OF, deadline=DEADLINE)
 
 
 VALID = {"status": "on_track", "progress": "40", "done": "Utredning startet"}

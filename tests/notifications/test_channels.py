@@ -51,3 +51,14 @@ def test_redact_keeps_scheme_and_host_only():
     )
     assert redact("workflows://tok3n/abc") == "workflows://…"  # a token where a host would be
     assert "s3cret" not in redact("json://hooks.example.org/abc?token=s3cret")
+
+
+def test_a_channel_is_shown_without_its_secrets():
+    from notifications.channels import shown_channel
+
+    assert shown_channel("kari@example.org") == "kari@example.org"
+    assert shown_channel("env:TEAMS_URL") == "env:TEAMS_URL"
+    assert shown_channel("secret:teams-kari") == "secret:teams-kari"
+    shown = shown_channel("mailto://user:hemmelig@smtp.example.org:587?to=kari@example.org")
+    assert "hemmelig" not in shown and shown.startswith("mailto://smtp.example.org")
+    assert "tok" not in shown_channel("slack://tokA/tokB/tokC")

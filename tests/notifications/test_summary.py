@@ -234,3 +234,22 @@ def test_html_is_accessible_in_chromium(hostile, tmp_path):
         # Nothing the users typed ran as script.
         assert page.evaluate("typeof window.__x") == "undefined"
         assert page.locator("script").count() == 0
+
+
+def test_characters_word_refuses_do_not_stop_the_summary(hostile, tmp_path):
+    """Names and texts as they were typed may hold a form feed or U+FFFE, which Word's XML
+    refuses: the summary is still written, in every format, without them."""
+    from models.plan import Contact, Organisation
+
+    with session_scope() as s:
+        for org in s.exec(select(Organisation)).all():
+            org.name = f"{org.name}\x0c\ufffe"
+        for person in s.exec(select(Contact)).all():
+            person.name = f"{person.name}\x0b"
+        report = s.exec(select(StatusReport)).first()
+        report.done = "Ferdig\uffff med \x1bdel 1"
+    files = write_summary(rollup_of(round_id=hostile["r2"]), "nb", tmp_path)
+    text = "\n".join(p.text for p in docx.Document(str(files.docx)).paragraphs)
+    assert text and not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", text)
+    html = files.html.read_text(encoding="utf-8")
+    assert "\x0c" not in html and "\ufffe" not in html
