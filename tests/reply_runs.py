@@ -76,7 +76,7 @@ def serving_reply_runs(api_url: str, log_path: Path) -> Iterator[Path]:
     finally:
         process.terminate()
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=5)  # its runs are over: nothing is lost by not waiting longer
         except subprocess.TimeoutExpired:  # Prefect's runner can hang in its SIGTERM handler
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
