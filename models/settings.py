@@ -8,16 +8,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 # A signing key shorter than this can be guessed; anyone with the key can forge reply links.
 MIN_KEY_LENGTH = 32
+# The drivers installed and tested (make_engine turns postgresql:// into psycopg 3).
+SUPPORTED_DRIVERS = {"sqlite": ("pysqlite",), "postgresql": ("psycopg", "psycopg2")}
+DATABASE_EXAMPLES = "e.g. postgresql+psycopg://user@host/db or sqlite:///path/followup.db"
 DAY = 86_400
 
 
 class Settings(BaseSettings):
     """Everything that differs between a laptop, CI and a server."""
 
-    model_config = SettingsConfigDict(env_prefix="FOLLOWUP_", extra="ignore")
+    # hide_input_in_errors: a wrong value is never echoed (a URL may carry a password).
+    model_config = SettingsConfigDict(
+        env_prefix="FOLLOWUP_", extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = Field(
         default=Path("var"),
@@ -78,6 +86,24 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description="Earliest retry of a failed delivery in a later run.",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(f"not a database URL; {DATABASE_EXAMPLES}") from None
+        backend, driver = url.get_backend_name(), url.get_driver_name()
+        if driver not in SUPPORTED_DRIVERS.get(backend, ()):
+            raise ValueError(f"{url.drivername} is not supported; {DATABASE_EXAMPLES}")
+        if backend == "sqlite" and url.database in (None, "", ":memory:"):
+            raise ValueError(
+                "an in-memory SQLite database keeps nothing between commands; give a file: sqlite:///PATH"
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -21,6 +21,10 @@ from models.settings import Settings
         ("FOLLOWUP_DELIVERY_RETRY_AFTER_SECONDS", "99999999", "less than or equal"),
         ("FOLLOWUP_DELIVERY_BACKOFF_SECONDS", "nan", "finite number"),
         ("FOLLOWUP_DELIVERY_TRIES_PER_RUN", "0", "greater than or equal to 1"),
+        ("FOLLOWUP_DATABASE_URL", "mysql://kari:pw@db/followup", "mysql is not supported"),
+        ("FOLLOWUP_DATABASE_URL", "postgresql+asyncpg://db/x", "asyncpg is not supported"),
+        ("FOLLOWUP_DATABASE_URL", "sqlite://", "in-memory SQLite database keeps nothing"),
+        ("FOLLOWUP_DATABASE_URL", "no url at all", "not a database URL"),
     ],
 )
 def test_a_wrong_value_is_refused_naming_it(monkeypatch, name, value, message):
@@ -43,3 +47,17 @@ def test_good_values_are_taken_and_the_public_url_loses_its_trailing_slash(monke
     settings = Settings()
     assert settings.public_url == "https://svar.example.no"
     assert settings.secret_key.get_secret_value() == "k" * 32
+
+
+def test_a_wrong_value_is_not_echoed(monkeypatch):
+    """A URL may carry a password: the error names the variable, never the value."""
+    monkeypatch.setenv("FOLLOWUP_DATABASE_URL", "mysql://kari:hemmelig@db/followup")
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert "hemmelig" not in str(refused.value)
+
+
+def test_the_supported_databases_are_taken(monkeypatch, tmp_path):
+    for url in [f"sqlite:///{tmp_path}/f.db", "postgresql://u@h/db", "postgresql+psycopg://u@h/db"]:
+        monkeypatch.setenv("FOLLOWUP_DATABASE_URL", url)
+        assert Settings().database_url == url
