@@ -22,6 +22,7 @@ from models.replies import ItemReply, record_reply
 from models.reporting import ReplyChannel, ReportingRound, RoundContact, StatusReport
 from models.rounds import scope_of
 from models.status import Status
+from tests.conftest import BACKENDS
 from tests.plans import import_plan_data, plan_data
 from tests.reply_runs import serving_reply_runs, wait_for
 
@@ -57,6 +58,9 @@ def run_states(round_id: int) -> dict[str, str]:
         return {key: client.read_flow_run(UUID(run)).state.name for key, run in runs.items()}
 
 
+# One backend, PostgreSQL when there is one (production's): what this test adds is Prefect's
+# side (about 40 s); the replies and rounds underneath are tested on both in tests/models.
+@pytest.mark.parametrize("database_url", BACKENDS[-1:], indirect=True)
 def test_round_runs_wait_and_are_resumed_by_any_reply(served_reply_deployment, tmp_path):
     import_plan_data(tmp_path, plan_data(PEOPLE, MEASURES))
 
