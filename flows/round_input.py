@@ -11,6 +11,7 @@ from models.items import Item
 from models.replies import FIELDS, FieldError, ItemReply, validate_item
 from models.reporting import ReportingRound
 from models.status import LABELS, Status
+from models.text import NAME_LENGTH
 from notifications.reminder_digest import item_label
 
 TITLES = {
@@ -49,9 +50,6 @@ TYPES = {
 }
 
 
-ENTERED_BY_LENGTH = 200  # StatusReport.entered_by
-
-
 def field_name(index: int, name: str) -> str:
     return f"item_{index + 1}_{name}"
 
@@ -65,7 +63,7 @@ def reply_input_model(items: list[Item], language: str) -> type[RunInput]:
             str | None,
             Field(
                 None,
-                max_length=ENTERED_BY_LENGTH,
+                max_length=NAME_LENGTH,
                 title="Hvem svarer / who is answering",
                 description="Navnet ditt, eller hvem du svarer for / your name",
             ),

@@ -29,7 +29,7 @@ from flows.build_summary import build_summary
 from flows.deliveries import deliver_queued
 from flows.hooks import notify_failure
 from flows.round_artifacts import refresh_round_artifacts
-from flows.round_input import ENTERED_BY_LENGTH, replies_from_input, reply_input_model
+from flows.round_input import replies_from_input, reply_input_model
 from models.calendar import is_working_day, today
 from models.db import session_scope
 from models.items import ItemRef
@@ -48,7 +48,7 @@ from models.rounds import (
     scope_of,
     unresolved_runs,
 )
-from models.text import plain_text
+from models.text import person_name
 from notifications.round_messages import compose_invitations
 
 REPLY_DEPLOYMENT = "collect-status-reply/collect-status-reply"
@@ -223,7 +223,7 @@ def collect_status_reply(round_id: int, contact_id: int) -> str:
             contact_id,
             replies,
             channel=ReplyChannel.PREFECT_UI,
-            entered_by=plain_text(reply.entered_by)[:ENTERED_BY_LENGTH] or "Prefect UI",
+            entered_by=person_name(reply.entered_by) or "Prefect UI",
             submission=f"prefect-{flow_run.id}-{attempt}",
         )
     refresh_round_artifacts(round_id)

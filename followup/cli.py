@@ -238,7 +238,7 @@ def remind(
         out.rule(f"to {p['recipient']} ({channels})")
         out.print(f"Subject: {p['subject']}\n\n{p['text']}", markup=False, highlight=False)
     for o in report.outcomes:
-        line = f"{o.state.value:9} {o.recipient} <{o.channel}>: {o.subject}"
+        line = f"{o.state.value:9} {o.recipient} <{shown_channel(o.channel)}>: {o.subject}"
         out.print(line + (f"  [{o.error}]" if o.error else ""), markup=False, highlight=False)
     out.print(report.summary(), markup=False, highlight=False)
 
@@ -480,7 +480,6 @@ def reply(
             raise ValueError(
                 f"--item {item} names more than one item; write one of " + ", ".join(named[item])
             )
-        tokens = {item: named[item][0]}
         raw = dict(
             status=status,
             progress=None if progress is None else str(progress),
@@ -489,7 +488,7 @@ def reply(
             expected_completion=expected,
             risk_note=risk,
         )
-        parsed, problems = validate_item(tokens[item], raw, rnd)
+        parsed, problems = validate_item(named[item][0], raw, rnd)
         if problems:
             words = WEB["en"]
             raise ValueError(

@@ -187,38 +187,49 @@ def shorten(text: str | None, limit: int = RECEIPT_TEXT_LIMIT) -> tuple[str | No
     return cut.rstrip(" ,.;:") + " …", True
 
 
+def message_refusal(request: Request, status: int, key: str) -> Refused:
+    """A Refused with the page ``key`` (its ``{key}_title`` and ``{key}_text``), in the
+    language the address asks for."""
+    language = pick_language(request, "nb")
+    t = WEB[language]
+    return Refused(status, t[f"{key}_title"], t[f"{key}_text"], language)
+
+
 def check_token(round_id: int, token: str, request: Request) -> ReplyToken:
     """The link's signed claim, if it is for this round, or Refused (403). No database: a
     forged link is turned away before anything else is read, its request body included."""
-    language = pick_language(request, "nb")
-    t = WEB[language]
     try:
         claim = read_token(token)
     except BadToken:
-        raise Refused(403, t["forbidden_title"], t["forbidden_text"], language) from None
+        raise message_refusal(request, 403, "forbidden") from None
     if claim.round_id != round_id:
-        raise Refused(403, t["forbidden_title"], t["forbidden_text"], language)
+        raise message_refusal(request, 403, "forbidden")
     return claim
 
 
 def load_request(
-    session, round_id: int, token: str, request: Request, *, for_writing: bool = False
+    session,
+    round_id: int,
+    token: str,
+    request: Request,
+    *,
+    for_writing: bool = False,
+    claim: ReplyToken | None = None,
 ) -> Visit:
     """The round and the contact a link is for (one query), or Refused.
 
     ``for_writing`` takes a share lock on the round's row until the transaction ends:
     replies may be written side by side, but closing the round waits for them, so no reply
-    is recorded in a round that was closed after it was checked."""
-    claim = check_token(round_id, token, request)
+    is recorded in a round that was closed after it was checked. ``claim``: the token
+    already checked (check_token), so that it is not verified twice."""
+    claim = claim or check_token(round_id, token, request)
     found = (
         session.connection()
         .execute(_visit_query(for_writing), {"round_id": round_id, "contact_id": claim.contact_id})
         .first()
     )
     if found is None:  # no such round, or a person not of its plan
-        language = pick_language(request, "nb")
-        t = WEB[language]
-        raise Refused(403, t["forbidden_title"], t["forbidden_text"], language)
+        raise message_refusal(request, 403, "forbidden")
     *round_fields, name, contact_language, plan_title = found
     rnd = RoundView(*round_fields)
     language = pick_language(request, contact_language.value)
@@ -336,8 +347,8 @@ class BodyLimit:
     answered first, and a forged link's body is never read): at once when Content-Length
     says so, else as soon as the bytes received pass the limit, before the rest arrives."""
 
-    def __init__(self, app, limit: int = 0):
-        self.app, self.limit = app, limit or MAX_BODY_BYTES
+    def __init__(self, app, limit: int = MAX_BODY_BYTES):
+        self.app, self.limit = app, limit
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -414,32 +425,19 @@ def create_app() -> FastAPI:
             text=exc.text,
         )
 
-    def message_page(request: Request, status: int, key: str) -> HTMLResponse:
-        language = pick_language(request, "nb")
-        t = WEB[language]
-        return page(
-            "message.html.j2",
-            status,
-            language=language,
-            page_title=t[f"{key}_title"],
-            plan_title="",
-            heading=t[f"{key}_title"],
-            text=t[f"{key}_text"],
-        )
-
     @app.exception_handler(BodyTooLarge)
     async def too_large(request: Request, exc: BodyTooLarge) -> HTMLResponse:
-        return message_page(request, 413, "too_large")
+        return await refused(request, message_refusal(request, 413, "too_large"))
 
     @app.exception_handler(HTTPException)
     async def not_a_page(request: Request, exc: HTTPException) -> HTMLResponse:
         """An address or method the app does not have: a page saying so, not JSON."""
-        return message_page(request, exc.status_code, "not_found")
+        return await refused(request, message_refusal(request, exc.status_code, "not_found"))
 
     @app.exception_handler(RequestValidationError)
     async def not_a_link(request: Request, exc: RequestValidationError) -> HTMLResponse:
         """A link whose round is not a number: not one of ours."""
-        return message_page(request, 404, "not_found")
+        return await refused(request, message_refusal(request, 404, "not_found"))
 
     @app.get("/healthz")
     def healthz() -> dict:
@@ -460,7 +458,7 @@ def create_app() -> FastAPI:
     async def submit(
         round_id: int, token: str, request: Request, background: BackgroundTasks
     ) -> Response:
-        check_token(round_id, token, request)  # before reading the body
+        claim = check_token(round_id, token, request)  # before reading the body
         try:
             form = await request.form()
             # Text fields only: a file part (no browser sends one here) counts as not sent.
@@ -477,12 +475,12 @@ def create_app() -> FastAPI:
                 posted.setdefault(value, {})
         language_override = next((v for n, v in pairs if n == "lang"), None)
         return await run_in_threadpool(
-            _submit, round_id, token, request, posted, language_override, background
+            _submit, round_id, token, claim, request, posted, language_override, background
         )
 
-    def _submit(round_id, token, request, posted, language_override, background) -> Response:
+    def _submit(round_id, token, claim, request, posted, language_override, background) -> Response:
         with session_scope() as session:
-            visit = load_request(session, round_id, token, request, for_writing=True)
+            visit = load_request(session, round_id, token, request, for_writing=True, claim=claim)
             language = language_override if language_override in WEB else visit.language
             t = WEB[language]
             scope = scopes.get(session, round_id, visit.contact_id)
