@@ -102,7 +102,7 @@ def send_reminders(as_of: date | None = None, dry_run: bool = False) -> RunRepor
         report.claimed, report.digests = queue_reminders(report.as_of)
         report.outcomes = deliver_queued()
         if tell_coordinators(report.as_of):
-            report.outcomes += deliver_queued()
+            report.outcomes += deliver_queued(tried={o.delivery_id for o in report.outcomes})
         publish(report)
     get_run_logger().info(report.summary())
     return report

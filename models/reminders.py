@@ -145,6 +145,8 @@ def unclaimed(session: Session, plan_id: int, due: list[DueReminder]) -> list[Du
             )
         )
     }
+    if not existing:  # the day's first run: all of them (due_reminders names each once)
+        return list(due)
     new: dict[tuple, DueReminder] = {}
     for d in due:
         key = (d.item.ref.token, d.stage.name, d.contact_id)

@@ -12,6 +12,7 @@ from models.reminders import (
     lock_plan,
     plans,
     unclaimed,
+    undelivered_unreported,
 )
 from models.rounds import chases_due
 from models.types import utcnow
@@ -51,6 +52,8 @@ def queue_failure_notices(as_of: date) -> int:
     for plan_id in plan_ids:
         with session_scope() as session:
             lock_plan(session, plan_id)
+            if not undelivered_unreported(session, plan_id):
+                continue  # nobody to tell: the plan's people need not be loaded
             # The notice names people, not items: the plan's items are not loaded.
             ctx = load_context(session, session.get(Plan, plan_id), items=False)
             notices += compose_failure_notices(session, ctx, as_of)

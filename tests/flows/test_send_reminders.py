@@ -200,6 +200,34 @@ def test_bad_addresses_fail_alone_and_the_coordinator_is_told(smtp, tmp_path, mo
     assert delivered_to(smtp)["koord@example.org"] == 1
 
 
+def test_a_failing_delivery_is_tried_once_per_run_also_when_the_coordinator_is_told(
+    smtp, tmp_path
+):
+    """The coordinator's notice is sent after the reminders; the reminders that failed
+    are not tried a second time then, even with no wait set before a retry."""
+    hook = f"json://127.0.0.1:{free_port()}/?cto=2&rto=2"  # nothing listens there
+    people = [
+        PEOPLE[0],
+        {"key": "hook", "name": "Webhook Person", "channels": [hook]},
+        {"key": "badurl", "name": "Feil Adresse", "channels": ["nosuchservice://x/y"]},
+    ]
+    measures = [MEASURES[0]] + [
+        {"number": n, "title": f"Tiltak for {key}", "owner": key, "planned_end": "2020-06-01"}
+        for n, key in ((11, "hook"), (12, "badurl"))
+    ]
+    import_plan_data(tmp_path, plan_data(people, measures))
+
+    report = send_reminders(as_of=date(2020, 5, 25))
+
+    assert delivered_to(smtp) == {"ola@example.org": 1, "koord@example.org": 1}
+    assert [(o.recipient, o.state) for o in report.outcomes if o.channel == hook] == [
+        ("Webhook Person", DeliveryState.FAILED)
+    ]
+    with session_scope() as session:
+        attempts = {d.channel: d.attempts for d in session.exec(select(Delivery)).all()}
+    assert attempts[hook] == 1
+
+
 def test_two_runs_at_once_send_each_reminder_once(smtp, tmp_path):
     people = [
         {"key": f"p{i}", "name": f"Person {i}", "channels": [f"p{i}@example.org"]} for i in range(8)
