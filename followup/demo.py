@@ -36,6 +36,15 @@ LINK = re.compile(r"https?://\S+/r/\d+/\S+")
 
 
 def run_demo(console: Console, fresh: bool = True) -> None:
+    """The demo's story; its flow runs are short and local, so they run without Prefect's
+    heartbeats (each run would wait up to a second for its heartbeat thread at its end)."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        _story(console, fresh)
+
+
+def _story(console: Console, fresh: bool) -> None:
     from flows.build_summary import run_demo_summary
     from flows.import_plan import import_plan
     from flows.rounds import close_status_round

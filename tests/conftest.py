@@ -129,7 +129,13 @@ def engine(settings_env) -> Engine:
 @pytest.fixture(scope="session")
 def prefect_server():
     """One Prefect test server for the whole session (it takes ~20 s to start)."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    # No flow run heartbeats: a run's heartbeat thread sleeps a second at a time and is
+    # joined when the run ends, which made every short flow run here take a second.
+    with (
+        prefect_test_harness(server_startup_timeout=120),
+        temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
         yield

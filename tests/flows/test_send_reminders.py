@@ -200,9 +200,7 @@ def test_bad_addresses_fail_alone_and_the_coordinator_is_told(smtp, tmp_path, mo
     assert delivered_to(smtp)["koord@example.org"] == 1
 
 
-def test_a_failing_delivery_is_tried_once_per_run_also_when_the_coordinator_is_told(
-    smtp, tmp_path
-):
+def test_a_failing_delivery_is_tried_once_per_run_also_when_the_coordinator_is_told(smtp, tmp_path):
     """The coordinator's notice is sent after the reminders; the reminders that failed
     are not tried a second time then, even with no wait set before a retry."""
     hook = f"json://127.0.0.1:{free_port()}/?cto=2&rto=2"  # nothing listens there
