@@ -7,7 +7,6 @@ Apprise can use (parsed, never sent to)."""
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -54,23 +53,12 @@ def check_settings() -> tuple[Check, object | None]:
 
 
 def check_database(settings) -> Check:
-    from sqlalchemy.engine import make_url
-
     from models.db import DatabaseUnreachable, make_engine, safe_url
-    from models.migrate import SchemaOutOfDate, ensure_current, head_revision
+    from models.migrate import SchemaOutOfDate, ensure_current, ensure_exists, head_revision
 
     url = settings.resolved_database_url
-    parsed = make_url(url)
-    is_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (
-        None,
-        "",
-        ":memory:",
-    )
-    if is_file and not Path(parsed.database).is_file():  # a check must not create the file
-        return Check(
-            "database", False, f"no database at {safe_url(url)}: run `followup db upgrade`"
-        )
     try:
+        ensure_exists(url)  # before an engine is made: it would make the file's folder
         engine = make_engine(url)
         try:
             ensure_current(engine)  # the same rule, and words, as every command's

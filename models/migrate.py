@@ -7,7 +7,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 from models.db import DatabaseUnreachable, safe_url
@@ -49,8 +49,18 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
     return before, current_revision(engine) or ""
 
 
+def ensure_exists(url: str | URL) -> None:
+    """Raise SchemaOutOfDate for a SQLite file that does not exist, without creating it
+    (connecting would leave an empty one behind)."""
+    parsed = make_url(url)
+    file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if file not in (None, "", ":memory:") and not Path(file).is_file():
+        raise SchemaOutOfDate(f"no database at {safe_url(str(url))}: run `followup db upgrade`")
+
+
 def ensure_current(engine: Engine) -> None:
-    """Raise SchemaOutOfDate unless the database is at the newest migration."""
+    """Raise SchemaOutOfDate unless the database exists and is at the newest migration."""
+    ensure_exists(engine.url)
     current, head = current_revision(engine), head_revision()
     if current != head:
         raise SchemaOutOfDate(

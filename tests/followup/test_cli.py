@@ -88,7 +88,9 @@ def test_unmigrated_database_is_refused(monkeypatch, tmp_path):
     try:
         result = runner.invoke(app, ["plan", "show"])
         assert result.exit_code == 2
+        assert "no database at sqlite:///" in result.output
         assert "run `followup db upgrade`" in result.output
+        assert not (tmp_path / "followup.db").exists()  # asking left no empty file behind
         upgraded = runner.invoke(app, ["db", "upgrade"])
         assert "migrated from empty to" in upgraded.output
         assert "up to date" in runner.invoke(app, ["db", "current"]).output
