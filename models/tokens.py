@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -81,3 +82,10 @@ def reply_url(round_id: int, contact_id: int, settings: Settings | None = None) 
     settings = settings or get_settings()
     token = make_token(round_id, contact_id, settings)
     return f"{settings.public_url.rstrip('/')}/r/{round_id}/{token}"
+
+
+def public_path(path: str, settings: Settings | None = None) -> str:
+    """An address of the reply app as people's browsers see it: ``path`` under the path of
+    FOLLOWUP_PUBLIC_URL (``/followup/r/…`` when a proxy serves the app at /followup)."""
+    prefix = urlsplit((settings or get_settings()).public_url).path.rstrip("/")
+    return f"{prefix}{path}"

@@ -51,7 +51,7 @@ from models.reporting import ReplyChannel, ReportingRound, RoundState
 from models.rounds import coordinator_of, scope_of
 from models.settings import get_settings
 from models.status import LABELS, Status, status_label
-from models.tokens import BadToken, ReplyToken, read_token
+from models.tokens import BadToken, ReplyToken, public_path, read_token
 from notifications.render import KeysFirst, date_full
 
 log = logging.getLogger("followup.web")
@@ -519,7 +519,8 @@ def create_app() -> FastAPI:
                 limiter=request.app.state.prefect_sync,
             )
             return RedirectResponse(
-                f"/r/{round_id}/{token}/receipt/{submission}?lang={language}", status_code=303
+                public_path(f"/r/{round_id}/{token}/receipt/{submission}?lang={language}"),
+                status_code=303,
             )
         return _form_again(visit, language, items, scope, posted, problems_of)
 
@@ -605,7 +606,7 @@ def create_app() -> FastAPI:
             round_label=visit.rnd.label,
             when=when,
             reference=submission[:12],
-            form_url=f"/r/{round_id}/{token}?lang={language}",
+            form_url=public_path(f"/r/{round_id}/{token}?lang={language}"),
             rows=rows,
             shortened=any(row["shortened"] for row in rows),
         )

@@ -308,6 +308,26 @@ def test_successful_post_redirects_to_the_receipt_and_is_recorded(client, bundle
     assert form.values[f"{second}.progress"] == "100"
 
 
+def test_behind_a_proxy_at_a_path_the_receipt_is_addressed_under_it(
+    client, bundled, live_app, monkeypatch
+) -> None:
+    """A proxy serves the app at /followup and strips it: the app's own redirect and links
+    must carry it, as the links in messages do, or the browser would land outside the app."""
+    person = bundled["hdir-koordinator"]
+    monkeypatch.setenv("FOLLOWUP_PUBLIC_URL", f"{live_app}/followup/")
+    get_settings.cache_clear()
+    typed = {tok: {"status": "on_track", "progress": "10"} for tok in person.items}
+
+    response = client.post(path_of(person.url), data=form_data(person, typed))
+
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert location.startswith(f"/followup{path_of(person.url)}/receipt/")
+    receipt = client.get(location.removeprefix("/followup"))  # as the proxy passes it on
+    assert receipt.status_code == 200
+    assert f'href="/followup{path_of(person.url)}?lang=nb"' in receipt.text
+
+
 def test_receipt_shows_what_was_recorded_per_item(client, bundled) -> None:
     person = bundled["hdir-koordinator"]  # bokmål, two items
     first, second = person.items
