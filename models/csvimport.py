@@ -1,5 +1,11 @@
 """The measures table as ministries keep it (number, title, responsible ministry, goal),
-merged into a plan: CSV rows update or add measures; everything else is kept."""
+merged into a plan: CSV rows update or add measures; everything else is kept.
+
+The responsible column says who leads and who shares: "KMD/HOD" means KMD leads and HOD
+shares. A table without that column keeps every measure's lead and shared organisations; in
+a table with it, an empty cell clears them (a measure need not have a lead), and naming an
+organisation twice in a cell ("HOD/HOD") is an error with the row's line.
+"""
 
 import csv
 import io
@@ -34,6 +40,19 @@ def split_responsible(text: str) -> tuple[str | None, list[str]]:
     """'KMD/HOD' -> ('KMD', ['HOD']): the first leads, the others share."""
     keys = [k.strip() for k in re.split(r"[/,;]| og ", text or "") if k.strip()]
     return (keys[0], keys[1:]) if keys else (None, [])
+
+
+def _named_twice(lead: str | None, shared: list[str], text: str) -> list[str]:
+    """What the responsible cell ``text`` names more than once: the lead cannot also share."""
+    seen = {lead}
+    problems = []
+    for key in shared:
+        if key == lead:
+            problems.append(f"{key!r} is already the lead in {text!r}")
+        elif key in seen:
+            problems.append(f"{key!r} is listed twice in {text!r}")
+        seen.add(key)
+    return problems
 
 
 def merge_measures_csv(pf: PlanFile, path: str | Path) -> PlanFile:
@@ -105,9 +124,11 @@ def _merge_row(
     values = base.model_dump() if base else {"number": number}
     if cell("title"):
         values["title"] = cell("title")
-    # A column left out of the table, or an empty cell, keeps what the plan says.
-    if cell("responsible"):
+    # A column left out of the table keeps what the plan says; an empty cell clears it.
+    if "responsible" in columns:
         values["lead"], values["shared"] = split_responsible(cell("responsible"))
+        for message in _named_twice(values["lead"], values["shared"], cell("responsible")):
+            problems.append(Problem(message, "responsible", line))
     for name in ("goal", "chapter"):
         if cell(name):
             if not cell(name).isdigit():

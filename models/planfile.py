@@ -16,10 +16,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictInt,
     StringConstraints,
     ValidationError,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from models.language import Language
 from models.plan import OrganisationKind
@@ -66,8 +68,17 @@ def _free(max_length: int) -> Any:
     return Annotated[str, StringConstraints(max_length=max_length)] | None
 
 
+def _not_boolean(value: Any) -> Any:
+    """Refuse true/false as ``StrictInt`` does, for a ``Literal`` (which cannot be strict)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
 Channel = Annotated[str, StringConstraints(max_length=500)]  # Delivery.channel
-Number = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
+# Every whole number in a plan file is a StrictInt: YAML reads true/yes/on as a boolean, which
+# pydantic would otherwise take as 1 (`goal: true` as goal 1).
+Number = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
 CHANNEL_REF = re.compile(
     r"^(env:[A-Za-z_][A-Za-z0-9_]*"  # an environment variable holding an Apprise URL
     r"|secret:[a-z0-9][a-z0-9-]*"  # a Prefect Secret block holding one
@@ -131,14 +142,14 @@ class ContactSpec(Spec):
 class GoalSpec(Spec):
     number: Number
     title: _text(500)
-    chapter: int | None = None
+    chapter: StrictInt | None = None
 
 
 class MeasureSpec(Spec):
     number: Number
     title: _text(1000)
-    goal: int | None = None
-    chapter: int | None = None
+    goal: StrictInt | None = None
+    chapter: StrictInt | None = None
     lead: OrgKey | None = Field(
         default=None, description="Organisation with the main responsibility."
     )
@@ -146,7 +157,7 @@ class MeasureSpec(Spec):
     owner: Key | None = Field(default=None, description="Contact who reports on the measure.")
     planned_start: IsoDate | None = None
     planned_end: IsoDate | None = None
-    priority: int | None = Field(default=None, ge=1, le=1000)
+    priority: StrictInt | None = Field(default=None, ge=1, le=1000)
     operationalisation: _free(5000) = None
     reminder_policy: ReminderPolicy | None = None
 
@@ -161,8 +172,8 @@ class AssignmentSpec(Spec):
     assigned_to: OrgKey | None = None
     owner: Key | None = None
     deadline: IsoDate | None = None
-    priority: int | None = Field(default=None, ge=1, le=1000)
-    measures: list[int] = Field(default_factory=list)
+    priority: StrictInt | None = Field(default=None, ge=1, le=1000)
+    measures: list[StrictInt] = Field(default_factory=list)
     reminder_policy: ReminderPolicy | None = None
 
 
@@ -171,7 +182,7 @@ class PlanFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: Literal[1] = 1
+    version: Annotated[Literal[1], BeforeValidator(_not_boolean)] = 1
     plan: PlanSpec
     organisations: list[OrganisationSpec] = Field(default_factory=list)
     contacts: list[ContactSpec] = Field(default_factory=list)
@@ -383,6 +394,9 @@ def problem_text(err: dict, written: str | None = None) -> str:
             )
         if isinstance(err["input"], int | float):
             return f'write it in quotes ("{written}"): YAML reads it as a number, not as text'
+    if err["type"] == "int_type" and isinstance(err["input"], bool):
+        written = written or str(err["input"]).lower()
+        return f"expected a whole number, not {written}: YAML reads it as true/false"
     if err["type"] == "extra_forbidden":
         return "unknown field (check the spelling against docs/plan-file.md)"
     msg = err["msg"]

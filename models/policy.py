@@ -1,18 +1,19 @@
 """The reminder policy: when, relative to a deadline, the responsible person is reminded."""
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 
 class ReminderPolicy(BaseModel):
     """Defaults need no configuration: 28, 7 and 1 days before, on the day, then weekly."""
 
     model_config = ConfigDict(extra="forbid")
+    # Whole numbers are strict, as everywhere in a plan file: YAML's true is not 1 day.
 
-    before_days: list[int] = Field(
+    before_days: list[StrictInt] = Field(
         default=[28, 7, 1], description="Days before the deadline to send a reminder."
     )
     on_due: bool = Field(default=True, description="Remind on the deadline itself.")
-    overdue_every_days: int = Field(
+    overdue_every_days: StrictInt = Field(
         default=7, ge=1, le=366, description="After the deadline, remind every N days."
     )
     escalate: bool = Field(

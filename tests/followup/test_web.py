@@ -309,12 +309,12 @@ def test_successful_post_redirects_to_the_receipt_and_is_recorded(client, bundle
 
 
 def test_behind_a_proxy_at_a_path_the_receipt_is_addressed_under_it(
-    client, bundled, live_app, monkeypatch
+    client, bundled, monkeypatch
 ) -> None:
     """A proxy serves the app at /followup and strips it: the app's own redirect and links
     must carry it, as the links in messages do, or the browser would land outside the app."""
     person = bundled["hdir-koordinator"]
-    monkeypatch.setenv("FOLLOWUP_PUBLIC_URL", f"{live_app}/followup/")
+    monkeypatch.setenv("FOLLOWUP_PUBLIC_URL", f"{str(client.base_url).rstrip('/')}/followup/")
     get_settings.cache_clear()
     typed = {tok: {"status": "on_track", "progress": "10"} for tok in person.items}
 

@@ -37,9 +37,18 @@ def test_a_table_without_a_responsible_column_keeps_lead_and_shared(plan, tmp_pa
     assert (m.title, m.lead, m.shared) == ("Bare tittel endret", "KMD", ["HOD"])
 
 
-def test_an_empty_responsible_cell_keeps_lead_and_shared(plan, tmp_path):
-    merged = merge(plan, tmp_path, "nr;tittel;ansvarlig\n2;Bare tittel endret;\n")
-    assert (measure(merged, 2).lead, measure(merged, 2).shared) == ("KMD", ["HOD"])
+def test_an_empty_responsible_cell_clears_lead_and_shared(plan, tmp_path):
+    merged = merge(plan, tmp_path, "nr;tittel;ansvarlig;kilde\n2;Bare tittel endret;;\n3;T\n")
+    assert (measure(merged, 2).lead, measure(merged, 2).shared) == (None, [])
+    assert measure(merged, 3).lead is None  # a short row leaves the cell empty too
+    assert measure(merged, 2).source == measure(plan, 2).source  # other empty cells keep
+
+
+def test_a_responsible_cell_naming_an_organisation_twice_is_refused_with_its_line(plan, tmp_path):
+    message = refused(plan, tmp_path, "nr;tittel;ansvarlig\n2;T;HOD/HOD\n3;T;KMD/HOD og HOD\n")
+    assert len(message.splitlines()) == 2
+    assert "tiltak.csv:2: responsible: 'HOD' is already the lead in 'HOD/HOD'" in message
+    assert "tiltak.csv:3: responsible: 'HOD' is listed twice in 'KMD/HOD og HOD'" in message
 
 
 def test_a_filled_responsible_cell_still_replaces_lead_and_shared(plan, tmp_path):
@@ -58,6 +67,23 @@ def test_importing_a_title_only_table_changes_no_responsibility(engine, tmp_path
     with session_scope() as session:
         m = measure(export_plan(session), 2)
     assert (m.title, m.lead, m.shared) == ("Bare tittel endret", "KMD", ["HOD"])
+
+
+def test_importing_an_empty_responsible_cell_clears_and_logs_it(engine, tmp_path):
+    with session_scope() as session:
+        import_path(session, str(BUNDLED_PLAN))
+    path = tmp_path / "tiltak.csv"
+    title = measure(read_plan_file(BUNDLED_PLAN), 2).title
+    path.write_text(f"nr;tittel;ansvarlig\n2;{title};\n", encoding="utf-8")
+    with session_scope() as session:
+        result = import_path(session, str(path))
+    assert {(c.field, c.old_value, c.new_value) for c in result.changes} == {
+        ("lead", "KMD", None),
+        ("shared", "HOD", None),
+    }
+    with session_scope() as session:
+        m = measure(export_plan(session), 2)
+    assert (m.lead, m.shared) == (None, [])
 
 
 def test_a_validation_error_shows_the_field_and_message_not_a_link(plan, tmp_path):

@@ -182,7 +182,8 @@ def test_the_shared_domain_csv_reads_as_is(engine):
     import_file(BUNDLED_PLAN)
     result = import_file(domain_csv)
     assert not result.created
-    # Measure 14 has an empty responsible cell: its lead (none in the bundled plan) is kept.
+    # Measure 14 has an empty responsible cell, which clears its lead: it has none in the
+    # bundled plan either.
     assert "lead" not in {c.field for c in result.changes}
 
 

@@ -193,6 +193,17 @@ MORE_BAD_INPUTS = {
         MINIMAL.replace("title: Plan", "title: " + "x" * 501),
         r"x.yaml:3: plan.title: String should have at most 500 characters",
     ),
+    "lead also in shared": (
+        WITH_CONTACT_AND_ASSIGNMENT.replace(
+            "    lead: HOD\n", "    lead: HOD\n    shared: [KD, HOD]\n"
+        ),
+        r"x.yaml:13: measures\[0\].shared\[1\]: 'HOD' is already the lead",
+    ),
+    "goal true read as a boolean, not as goal 1": (
+        MINIMAL.replace("    lead: HOD\n", "    lead: HOD\n    goal: true\n"),
+        r"x.yaml:11: measures\[0\].goal: expected a whole number, not true: YAML reads it as "
+        r"true/false",
+    ),
     "organisation key NO read as false": (
         MINIMAL.replace("HOD", "NO"),
         r'x.yaml:6: organisations\[0\].key: write it in quotes \("NO"\): YAML reads NO/yes/on '
@@ -217,6 +228,67 @@ def test_bad_plan_file_is_refused_with_file_line_and_field(case, tmp_path, engin
     message = str(caught.value).replace(str(path), "x.yaml")
     assert re.search(expected, message), message
     assert snapshot(engine) == before
+
+
+EVERY_WHOLE_NUMBER = """\
+version: 1
+plan:
+  key: p
+  title: Plan
+  period: {start: 2020-01-01, end: 2020-12-31}
+  reminder_policy:
+    before_days:
+      - 7
+    overdue_every_days: 7
+organisations:
+  - {key: HOD, name: Helse- og omsorgsdepartementet, kind: ministry}
+goals:
+  - number: 1
+    title: Mål
+    chapter: 3
+measures:
+  - number: 1
+    title: Tiltak
+    goal: 1
+    chapter: 3
+    priority: 2
+assignments:
+  - key: a1
+    letter: Brev
+    title: Oppdrag
+    priority: 1
+    measures:
+      - 1
+"""
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "written"),
+    [
+        (1, "version", "true"),
+        (8, "plan.reminder_policy.before_days[0]", "yes"),
+        (9, "plan.reminder_policy.overdue_every_days", "on"),
+        (13, "goals[0].number", "true"),
+        (15, "goals[0].chapter", "false"),
+        (17, "measures[0].number", "true"),
+        (19, "measures[0].goal", "true"),
+        (20, "measures[0].chapter", "no"),
+        (21, "measures[0].priority", "off"),
+        (26, "assignments[0].priority", "true"),
+        (28, "assignments[0].measures[0]", "true"),
+    ],
+)
+def test_a_boolean_where_a_number_belongs_is_refused(line, field, written):
+    """YAML reads true/yes/on as a boolean; pydantic would take it as 1 (goal: true as goal 1)."""
+    assert parse_plan_text(EVERY_WHOLE_NUMBER, "x.yaml").measures[0].goal == 1
+    lines = EVERY_WHOLE_NUMBER.splitlines(keepends=True)
+    lines[line - 1] = re.sub(r"\d+$", written, lines[line - 1])
+    with pytest.raises(PlanFileError) as caught:
+        parse_plan_text("".join(lines), "x.yaml")
+    assert str(caught.value) == (
+        f"x.yaml:{line}: {field}: expected a whole number, not {written}: "
+        "YAML reads it as true/false"
+    )
 
 
 def test_reference_lists_without_repeats_still_import(tmp_path, engine):
