@@ -4,7 +4,8 @@ merged into a plan: CSV rows update or add measures; everything else is kept.
 The responsible column says who leads and who shares: "KMD/HOD" means KMD leads and HOD
 shares. A table without that column keeps every measure's lead and shared organisations; in
 a table with it, an empty cell clears them (a measure need not have a lead), and naming an
-organisation twice in a cell ("HOD/HOD") is an error with the row's line.
+organisation twice in a cell ("HOD/HOD") is an error with the row's line. So is what the
+check of the whole merged plan finds in a row's measure (an unknown organisation or goal).
 """
 
 import csv
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 
 from models.planfile import (
     MeasureSpec,
+    Path_,
     PlanFile,
     PlanFileError,
     Problem,
@@ -84,13 +86,45 @@ def merge_measures_csv(pf: PlanFile, path: str | Path) -> PlanFile:
         raise PlanFileError(
             source, [Problem(f"not a readable CSV row: {exc}", line=line)]
         ) from None
-    if problems:
-        raise PlanFileError(source, problems)
     merged = pf.model_copy(update={"measures": sorted(measures.values(), key=lambda m: m.number)})
-    ref_problems = [Problem(msg, field_name(p)) for p, msg in check_references(merged)]
-    if ref_problems:
-        raise PlanFileError(source, ref_problems)
+    problems += [
+        _reference_problem(merged, where, message, columns, seen)
+        for where, message in check_references(merged)
+    ]
+    if problems:
+        # Problems with a row's line in line order; those about the plan itself first.
+        raise PlanFileError(source, sorted(problems, key=lambda p: p.line or 0))
     return merged
+
+
+# The CSV column each measure field comes from.
+COLUMN_OF = {
+    "number": "number",
+    "title": "title",
+    "lead": "responsible",
+    "shared": "responsible",
+    "goal": "goal",
+    "chapter": "chapter",
+    "source": "source",
+}
+
+
+def _reference_problem(
+    merged: PlanFile, path: Path_, message: str, columns: dict[str, int], lines: dict[int, int]
+) -> Problem:
+    """A whole-plan problem, at the CSV row and column when it is about a measure from a row.
+
+    ``lines`` maps the CSV's measure numbers to their rows' lines. A field the table has no
+    column for was kept from the plan: it is named as the measure's field, at the row.
+    """
+    if len(path) > 2 and path[0] == "measures" and isinstance(path[1], int):
+        number = merged.measures[path[1]].number
+        if number in lines:
+            column = COLUMN_OF.get(str(path[2]))
+            if column in columns:
+                return Problem(message, column, lines[number])
+            return Problem(f"{field_name(path[2:])}: {message}", f"measure {number}", lines[number])
+    return Problem(message, field_name(path))
 
 
 def _merge_row(
@@ -129,6 +163,9 @@ def _merge_row(
         values["lead"], values["shared"] = split_responsible(cell("responsible"))
         for message in _named_twice(values["lead"], values["shared"], cell("responsible")):
             problems.append(Problem(message, "responsible", line))
+        # Reported once, here: the whole-plan check must not say it again without the line.
+        shared = dict.fromkeys(k for k in values["shared"] if k != values["lead"])
+        values["shared"] = list(shared)
     for name in ("goal", "chapter"):
         if cell(name):
             if not cell(name).isdigit():

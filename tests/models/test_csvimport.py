@@ -150,3 +150,51 @@ def test_a_measure_number_twice_is_refused_naming_both_lines(plan, tmp_path):
 def test_line_numbers_count_blank_lines(plan, tmp_path):
     message = refused(plan, tmp_path, "nr;tittel\n\n2;A\n\nx;B\n")
     assert "tiltak.csv:5: number: not a measure number: 'x'" in message
+
+
+KNOWN_ORGS = "known: ASD, BFD, Bufdir, HOD, Hdir, JD, KD, KMD, KUD, LMD, Udir"
+
+
+def test_an_unknown_organisation_in_the_responsible_cell_is_refused_with_its_line(plan, tmp_path):
+    message = refused(plan, tmp_path, "nr;tittel;ansvarlig\n2;T;KMD\n\n3;T;XYZ/HOD\n")
+    assert message.splitlines() == [
+        f"{tmp_path / 'tiltak.csv'}:4: responsible: unknown organisation 'XYZ' ({KNOWN_ORGS})"
+    ]
+
+
+def test_an_unknown_sharing_organisation_is_refused_with_its_line(plan, tmp_path):
+    message = refused(plan, tmp_path, "nr;tittel;ansvarlig\n2;T;KMD/HOD/ABC\n")
+    assert message.splitlines() == [
+        f"{tmp_path / 'tiltak.csv'}:2: responsible: unknown organisation 'ABC' ({KNOWN_ORGS})"
+    ]
+
+
+def test_an_unknown_goal_number_is_refused_with_its_line(plan, tmp_path):
+    message = refused(plan, tmp_path, "nr;tittel;hovedmål\n3;T;1\n99;Nytt tiltak;77\n")
+    assert message.splitlines() == [
+        f"{tmp_path / 'tiltak.csv'}:3: goal: unknown goal 77 "
+        "(known: 1, 10, 11, 12, 13, 2, 3, 4, 5, 6, 7, 8)"
+    ]
+
+
+def test_row_and_reference_problems_are_listed_together_in_line_order(plan, tmp_path):
+    message = refused(plan, tmp_path, "nr;tittel;ansvarlig;mål\n2;T;HOD/HOD;99\nx;T\n4;T;XYZ\n")
+    assert [line.split(": ", 2)[:2] for line in message.splitlines()] == [
+        [f"{tmp_path / 'tiltak.csv'}:2", "responsible"],
+        [f"{tmp_path / 'tiltak.csv'}:2", "goal"],
+        [f"{tmp_path / 'tiltak.csv'}:3", "number"],
+        [f"{tmp_path / 'tiltak.csv'}:4", "responsible"],
+    ]
+    assert "'HOD' is already the lead in 'HOD/HOD'" in message  # said once, with the line
+    assert "is listed twice" not in message
+
+
+def test_a_problem_with_a_measure_not_in_the_table_keeps_the_plan_wording(plan, tmp_path):
+    broken = [m.model_copy(update={"lead": "ZZZ"}) if m.number == 5 else m for m in plan.measures]
+    index = next(i for i, m in enumerate(broken) if m.number == 5)
+    with pytest.raises(PlanFileError) as caught:
+        merge(plan.model_copy(update={"measures": broken}), tmp_path, "nr;tittel\n2;T\n")
+    assert str(caught.value) == (
+        f"{tmp_path / 'tiltak.csv'}: measures[{index}].lead: unknown organisation 'ZZZ' "
+        f"({KNOWN_ORGS})"
+    )

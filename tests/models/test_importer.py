@@ -198,5 +198,21 @@ def test_csv_with_unknown_ministry_is_refused_and_changes_nothing(engine, tmp_pa
     )
     with pytest.raises(PlanFileError) as caught:
         import_file(csv_path)
+    assert f"{csv_path}:2: responsible: unknown organisation 'XYZ' (known: " in str(caught.value)
     assert f"{csv_path}:3: number: not a measure number: 'x'" in str(caught.value)
+    assert snapshot(engine) == before
+
+
+def test_csv_with_unknown_goal_is_refused_with_its_line_and_changes_nothing(engine, tmp_path):
+    from models.planfile import PlanFileError
+
+    import_file(BUNDLED_PLAN)
+    before = snapshot(engine)
+    csv_path = tmp_path / "goal.csv"
+    csv_path.write_text("nr;tittel;mål\n2;Ny tittel;1\n40;Nytt tiltak;77\n", encoding="utf-8")
+    with pytest.raises(PlanFileError) as caught:
+        import_file(csv_path)
+    assert str(caught.value) == (
+        f"{csv_path}:3: goal: unknown goal 77 (known: 1, 10, 11, 12, 13, 2, 3, 4, 5, 6, 7, 8)"
+    )
     assert snapshot(engine) == before
