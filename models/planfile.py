@@ -456,7 +456,9 @@ def check_references(pf: PlanFile) -> list[tuple[Path_, str]]:
 
     def known(path: Path_, value, pool: set, what: str) -> None:
         if value is not None and value not in pool:
-            hint = ", ".join(str(v) for v in sorted(pool, key=str)[:12]) or "none defined"
+            shown = sorted(pool)  # one kind of key per pool: numbers in number order
+            hint = ", ".join(str(v) for v in shown[:12]) + (", …" if len(shown) > 12 else "")
+            hint = hint or "none defined"
             problems.append((path, f"unknown {what} {value!r} (known: {hint})"))
 
     def within_period(path: Path_, value: date | None) -> None:

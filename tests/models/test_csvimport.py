@@ -173,7 +173,7 @@ def test_an_unknown_goal_number_is_refused_with_its_line(plan, tmp_path):
     message = refused(plan, tmp_path, "nr;tittel;hovedmål\n3;T;1\n99;Nytt tiltak;77\n")
     assert message.splitlines() == [
         f"{tmp_path / 'tiltak.csv'}:3: goal: unknown goal 77 "
-        "(known: 1, 10, 11, 12, 13, 2, 3, 4, 5, 6, 7, 8)"
+        "(known: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, …)"
     ]
 
 
