@@ -3,9 +3,9 @@ merged into a plan: CSV rows update or add measures; everything else is kept.
 
 The responsible column says who leads and who shares: "KMD/HOD" means KMD leads and HOD
 shares. A table without that column keeps every measure's lead and shared organisations; in
-a table with it, an empty cell clears them (a measure need not have a lead), and naming an
-organisation twice in a cell ("HOD/HOD") is an error with the row's line. So is what the
-check of the whole merged plan finds in a row's measure (an unknown organisation or goal).
+a table with it, an empty cell clears them (a measure need not have a lead). What the check
+of the whole merged plan finds in a row's measure (an unknown organisation or goal, an
+organisation named twice in a cell, "HOD/HOD") is told at the row's line and column.
 """
 
 import csv
@@ -44,19 +44,6 @@ def split_responsible(text: str) -> tuple[str | None, list[str]]:
     return (keys[0], keys[1:]) if keys else (None, [])
 
 
-def _named_twice(lead: str | None, shared: list[str], text: str) -> list[str]:
-    """What the responsible cell ``text`` names more than once: the lead cannot also share."""
-    seen = {lead}
-    problems = []
-    for key in shared:
-        if key == lead:
-            problems.append(f"{key!r} is already the lead in {text!r}")
-        elif key in seen:
-            problems.append(f"{key!r} is listed twice in {text!r}")
-        seen.add(key)
-    return problems
-
-
 def merge_measures_csv(pf: PlanFile, path: str | Path) -> PlanFile:
     """The plan file with the CSV's measures merged in, validated as a whole plan."""
     source = str(path)
@@ -92,8 +79,11 @@ def merge_measures_csv(pf: PlanFile, path: str | Path) -> PlanFile:
         for where, message in check_references(merged)
     ]
     if problems:
-        # Problems with a row's line in line order; those about the plan itself first.
-        raise PlanFileError(source, sorted(problems, key=lambda p: p.line or 0))
+        # Those about the plan itself first, then row by row, left to right.
+        def place(p: Problem) -> tuple[int, int]:
+            return p.line or 0, columns.get(p.field or "", len(columns))
+
+        raise PlanFileError(source, sorted(problems, key=place))
     return merged
 
 
@@ -161,11 +151,6 @@ def _merge_row(
     # A column left out of the table keeps what the plan says; an empty cell clears it.
     if "responsible" in columns:
         values["lead"], values["shared"] = split_responsible(cell("responsible"))
-        for message in _named_twice(values["lead"], values["shared"], cell("responsible")):
-            problems.append(Problem(message, "responsible", line))
-        # Reported once, here: the whole-plan check must not say it again without the line.
-        shared = dict.fromkeys(k for k in values["shared"] if k != values["lead"])
-        values["shared"] = list(shared)
     for name in ("goal", "chapter"):
         if cell(name):
             if not cell(name).isdigit():

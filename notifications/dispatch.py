@@ -52,11 +52,12 @@ def queue_failure_notices(as_of: date) -> int:
     for plan_id in plan_ids:
         with session_scope() as session:
             lock_plan(session, plan_id)
-            if not undelivered_unreported(session, plan_id):
+            failed = undelivered_unreported(session, plan_id)
+            if not failed:
                 continue  # nobody to tell: the plan's people need not be loaded
             # The notice names people, not items: the plan's items are not loaded.
             ctx = load_context(session, session.get(Plan, plan_id), items=False)
-            notices += compose_failure_notices(session, ctx, as_of)
+            notices += compose_failure_notices(session, ctx, as_of, failed)
     return notices
 
 

@@ -4,22 +4,19 @@ from datetime import date
 
 from sqlmodel import Session
 
-from models.messages import DigestKind, RecipientRole
+from models.messages import Delivery, Digest, DigestKind, RecipientRole
 from models.plan import Contact
-from models.reminders import (
-    Claim,
-    PlanContext,
-    queue_digests,
-    undelivered_unreported,
-)
+from models.reminders import Claim, PlanContext, queue_digests
 from notifications.render import render
 from notifications.strings import STRINGS
 
 
-def compose_failure_notices(session: Session, ctx: PlanContext, as_of: date) -> int:
-    """Queue one notice to the coordinator listing deliveries given up on since the last one."""
+def compose_failure_notices(
+    session: Session, ctx: PlanContext, as_of: date, failed: list[tuple[Delivery, Digest]]
+) -> int:
+    """Queue one notice to the coordinator listing ``failed``, the deliveries given up on
+    since the last one (undelivered_unreported)."""
     coordinator: Contact | None = ctx.contacts.get(ctx.coordinator_id)
-    failed = undelivered_unreported(session, ctx.plan.id)
     if coordinator is None or not failed:
         return 0
     lines = [

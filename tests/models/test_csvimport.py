@@ -47,8 +47,8 @@ def test_an_empty_responsible_cell_clears_lead_and_shared(plan, tmp_path):
 def test_a_responsible_cell_naming_an_organisation_twice_is_refused_with_its_line(plan, tmp_path):
     message = refused(plan, tmp_path, "nr;tittel;ansvarlig\n2;T;HOD/HOD\n3;T;KMD/HOD og HOD\n")
     assert len(message.splitlines()) == 2
-    assert "tiltak.csv:2: responsible: 'HOD' is already the lead in 'HOD/HOD'" in message
-    assert "tiltak.csv:3: responsible: 'HOD' is listed twice in 'KMD/HOD og HOD'" in message
+    assert "tiltak.csv:2: responsible: 'HOD' is already the lead" in message
+    assert "tiltak.csv:3: responsible: 'HOD' is listed twice in shared" in message
 
 
 def test_a_filled_responsible_cell_still_replaces_lead_and_shared(plan, tmp_path):
@@ -185,7 +185,7 @@ def test_row_and_reference_problems_are_listed_together_in_line_order(plan, tmp_
         [f"{tmp_path / 'tiltak.csv'}:3", "number"],
         [f"{tmp_path / 'tiltak.csv'}:4", "responsible"],
     ]
-    assert "'HOD' is already the lead in 'HOD/HOD'" in message  # said once, with the line
+    assert message.count("'HOD' is already the lead") == 1  # said once, with the line
     assert "is listed twice" not in message
 
 
