@@ -153,6 +153,33 @@ def statementwise(engine: Engine) -> Engine:
     return engine
 
 
+@contextmanager
+def quick_commits(engine: Engine) -> Iterator[Connection]:
+    """A statementwise connection whose commits on PostgreSQL do not wait for the
+    write-ahead log to reach the disk (``synchronous_commit`` off), for recording what
+    became of a message already sent, one commit per message.
+
+    Such a commit is visible to every other session at once, like any other; only a crash
+    of the database server itself within a fraction of a second can undo it, and then the
+    message is sent again after its lease: twice, never lost, as after a crash between the
+    send and its record. Its wait for the disk was half the time of recording an outcome."""
+    with statementwise(engine).connect() as connection:
+        if engine.dialect.name != "postgresql":
+            yield connection
+            return
+        with connection.begin():
+            connection.exec_driver_sql("SET synchronous_commit TO off")
+        try:
+            yield connection
+        finally:
+            try:  # the setting is the session's: the pooled connection must not keep it
+                connection.rollback()
+                with connection.begin():
+                    connection.exec_driver_sql("RESET synchronous_commit")
+            except DBAPIError:
+                connection.invalidate()
+
+
 def fast_insert(
     connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[tuple]
 ) -> None:

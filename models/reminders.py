@@ -5,7 +5,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import String, bindparam, cast, insert, literal, text, update
 from sqlalchemy.engine import Connection
@@ -172,9 +172,9 @@ def undelivered_unreported(session: Session, plan_id: int) -> list[tuple[Deliver
     return list(rows)
 
 
-@dataclass(frozen=True)
-class Claim:
-    """One reminder a digest carries: the item, the stage, and why the recipient gets it."""
+class Claim(NamedTuple):
+    """One reminder a digest carries: the item, the stage, and why the recipient gets it.
+    (A tuple: a large run makes a hundred thousand, at half the cost of a dataclass.)"""
 
     item: str
     stage: str

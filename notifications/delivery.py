@@ -15,7 +15,7 @@ from pathlib import Path
 import apprise
 from apprise import NotifyFormat
 
-from models.db import get_engine, session_scope, statementwise
+from models.db import get_engine, quick_commits, session_scope
 from models.messages import DeliveryState
 from models.reminders import Outgoing, lease, outgoing, record_outcome
 from models.settings import Settings
@@ -96,7 +96,7 @@ def deliver(
     sender = apprise.Apprise()  # this batch's, reused message after message
     backoff = timedelta(seconds=settings.delivery_retry_after_seconds)  # before any send
     outcomes = []
-    with statementwise(get_engine()).connect() as connection:  # an outcome: one UPDATE
+    with quick_commits(get_engine()) as connection:  # an outcome: one UPDATE
         for message in batch:
             error, permanent = _send_with_retries(message, settings, load_secret, sleep, sender)
             with connection.begin():  # each outcome is committed before the next send

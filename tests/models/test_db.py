@@ -17,6 +17,7 @@ from models.db import (
     fast_insert,
     get_engine,
     make_engine,
+    quick_commits,
     session_scope,
 )
 from models.migrate import (
@@ -234,6 +235,48 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced(engine, monkeypa
         admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
     monkeypatch.setattr(models.db, "PING_AFTER_IDLE_SECONDS", 0.0)  # as after an idle spell
     assert backend_pid() != first
+
+
+@pytest.mark.parametrize("database_url", [b for b in BACKENDS if b == "postgres"], indirect=True)
+def test_quick_commits_are_seen_at_once_and_stay_on_their_connection(engine):
+    """An outcome committed through quick_commits is seen by another session before the
+    block ends (only the wait for the disk is skipped), and the setting leaves with the
+    block: the pooled connection commits synchronously again for the next user, even when
+    the block failed."""
+
+    def setting(conn) -> str:
+        return conn.execute(text("SHOW synchronous_commit")).scalar_one()
+
+    with session_scope() as session:
+        session.execute(text("CREATE TABLE outcome_probe (id int PRIMARY KEY)"))
+    with quick_commits(engine) as conn:
+        with conn.begin():  # as deliver() records an outcome: one statement on its own
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            assert setting(conn) == "off"
+            conn.execute(text("INSERT INTO outcome_probe VALUES (1)"))
+        with engine.connect() as other:
+            assert other.execute(text("SELECT count(*) FROM outcome_probe")).scalar_one() == 1
+    with pytest.raises(RuntimeError), quick_commits(engine) as conn:
+        raise RuntimeError("a send went wrong")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() == pid  # reused
+        assert setting(conn) == "on"
+
+
+@pytest.mark.parametrize("database_url", [b for b in BACKENDS if b == "postgres"], indirect=True)
+def test_digest_bodies_are_compressed_with_lz4_on_postgresql(engine):
+    """The rendered text and HTML of a digest are compressed with lz4 (a third of pglz's
+    time for a large run's messages) where the server has it, as this one does."""
+    with engine.connect() as conn:
+        methods = dict(
+            conn.execute(
+                text(
+                    "SELECT attname, attcompression FROM pg_attribute "
+                    "WHERE attrelid = 'digest'::regclass AND attname IN ('text', 'html')"
+                )
+            ).all()
+        )
+    assert methods == {"text": "l", "html": "l"}
 
 
 def test_reads_do_not_wait_for_a_writer(engine):
