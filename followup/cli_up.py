@@ -54,6 +54,20 @@ def register(app: typer.Typer) -> None:
             when = f"{spec.cron} ({spec.timezone})" if spec.cron else "no schedule"
             out.print(f"{spec.name:22} {spec.entrypoint:42} {when}", markup=False)
 
+    @app.command("automations")
+    @friendly
+    def automations() -> None:
+        """Create, or bring up to date, the Prefect automation that marks a flow run Crashed
+        when its heartbeats stop (its process died), on the server at PREFECT_API_URL.
+        `followup up` does it itself."""
+        from followup.up import UpError, apply_automations_at
+
+        try:
+            out.print(apply_automations_at(), markup=False, highlight=False)
+        except UpError as exc:
+            err.print(f"error: {exc}", style="red", markup=False, highlight=False)
+            raise typer.Exit(2) from None
+
     @deployments_app.command("write-yaml")
     def write_yaml(
         output: Annotated[

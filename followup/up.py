@@ -138,6 +138,26 @@ def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
             process.wait()
 
 
+def apply_automations_at() -> str:
+    """Apply followup's automation on the Prefect server at PREFECT_API_URL; one line
+    saying what was done. Without PREFECT_API_URL it would go to a throwaway local server."""
+    from prefect.settings import get_current_settings
+
+    from flows.automations import apply_automations
+
+    api_url = get_current_settings().api.url
+    if not api_url:
+        raise UpError("PREFECT_API_URL is not set: say which Prefect server runs the flows")
+    try:
+        done = apply_automations()
+    except httpx.HTTPError as exc:
+        raise UpError(f"cannot reach the Prefect server at {api_url}: {exc}") from exc
+    return done or (
+        "flow runs send no heartbeats (PREFECT_FLOWS_HEARTBEAT_FREQUENCY is off): "
+        "a run whose process dies stays Running in the UI"
+    )
+
+
 def run_up(addresses: Addresses, say: Callable[[str], None] = print) -> None:
     """Start the server, serve the deployments and the reply app; block until stopped."""
     from models.settings import get_settings
@@ -157,6 +177,7 @@ def run_up(addresses: Addresses, say: Callable[[str], None] = print) -> None:
         from prefect.context import refresh_global_settings_context
 
         refresh_global_settings_context()
+        say(apply_automations_at())
         from prefect import serve
 
         from flows.deployments import DEPLOYMENTS, to_deployments

@@ -179,3 +179,59 @@ def test_the_ui_shows_the_deployments_and_the_run(up, reminder_run):
         page.get_by_text("Artifacts", exact=True).first.click(timeout=10_000)
         page.get_by_text("reminder-log").first.wait_for(timeout=20_000)
     print(f"followup up ({up.backend}) timings (s): {up.timings}")
+
+
+def test_a_run_whose_heartbeats_stop_is_marked_crashed_and_a_suspended_one_is_not(up):
+    """`up` puts the automation on its server (three heartbeats' time: 9 minutes); made
+    10 s here, a run that sent a heartbeat and then nothing is marked Crashed, while a run
+    suspended after its heartbeat (a round waiting for replies) is left as it is."""
+    from datetime import UTC, datetime, timedelta
+    from uuid import uuid4
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.automations import UNRESPONSIVE_RUNS, apply_automations
+
+    def automations() -> list[dict]:
+        return [
+            a
+            for a in up.api("POST", "/automations/filter", json={}).json()
+            if a["name"] == UNRESPONSIVE_RUNS
+        ]
+
+    (made,) = automations()
+    assert made["enabled"] and made["trigger"]["within"] == 540.0
+    with temporary_settings({PREFECT_API_URL: up.api_url}):
+        assert apply_automations(timedelta(seconds=10)).startswith("updated")
+    (made,) = automations()  # updated, not made twice
+    assert made["trigger"]["within"] == 10.0
+
+    flow_id = up.api("POST", "/flows/", json={"name": "heartbeat-probe"}).json()["id"]
+
+    def running_run() -> str:
+        state = {"type": "RUNNING", "name": "Running"}
+        return up.api("POST", "/flow_runs/", json={"flow_id": flow_id, "state": state}).json()["id"]
+
+    def heartbeat(run_id: str) -> None:
+        event = {
+            "id": str(uuid4()),
+            "occurred": datetime.now(UTC).isoformat(),
+            "event": "prefect.flow-run.heartbeat",
+            "resource": {"prefect.resource.id": f"prefect.flow-run.{run_id}"},
+        }
+        up.api("POST", "/events", json=[event])
+
+    def state(run_id: str) -> dict:
+        return up.api("GET", f"/flow_runs/{run_id}").json()["state"]
+
+    waiting, dead = running_run(), running_run()
+    heartbeat(waiting)
+    suspended = {"type": "PAUSED", "name": "Suspended"}
+    up.api("POST", f"/flow_runs/{waiting}/set_state", json={"state": suspended, "force": True})
+    heartbeat(dead)  # after the other's: its time runs out last
+
+    crashed = wait_for(
+        lambda: (s := state(dead))["type"] == "CRASHED" and s, "the run to be crashed", 90
+    )
+    assert "No heartbeat" in crashed["message"]
+    assert state(waiting)["name"] == "Suspended"
