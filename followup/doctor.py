@@ -1,8 +1,8 @@
 """`followup doctor`: is this installation ready? One line per check, ok or what is wrong.
 
 Checks the settings, the database and its migrations, the Prefect API (when
-PREFECT_API_URL is set), the mail server URL, and that every contact's channel is a URL
-Apprise can use (parsed, never sent to)."""
+PREFECT_API_URL is set) and its automation for crashed runs, the mail server URL, and that
+every contact's channel is a URL Apprise can use (parsed, never sent to)."""
 
 import os
 from collections.abc import Callable
@@ -96,6 +96,37 @@ def check_prefect(api_url: str | None) -> Check:
     return Check("prefect", True, f"API at {api_url} is healthy")
 
 
+def check_automation() -> Check:
+    """The Prefect server has the automation that marks a run whose process died Crashed."""
+    from prefect.client.orchestration import get_client
+
+    from flows.automations import UNRESPONSIVE_RUNS, unresponsive_after
+
+    within = unresponsive_after()
+    if within is None:
+        return Check(
+            "automation",
+            True,
+            "flow runs send no heartbeats (PREFECT_FLOWS_HEARTBEAT_FREQUENCY is off): a run "
+            "whose process dies stays Running",
+        )
+    try:
+        with get_client(sync_client=True) as client:
+            found = [a for a in client.read_automations_by_name(UNRESPONSIVE_RUNS) if a.enabled]
+    except Exception as exc:
+        return Check("automation", False, f"cannot read the automations: {exc}")
+    if not found:
+        return Check(
+            "automation",
+            False,
+            "nothing marks a run whose process died as Crashed: run `followup automations`",
+        )
+    minutes = round(found[0].trigger.within.total_seconds() / 60)
+    return Check(
+        "automation", True, f"a run without a heartbeat for {minutes} minutes is marked Crashed"
+    )
+
+
 def check_mail(settings) -> Check:
     import apprise
 
@@ -162,6 +193,8 @@ def run_checks() -> list[Check]:
     checks.append(settings_check)
     api_url = prefect_api_url()
     checks.append(prefect := check_prefect(api_url))
+    if api_url and prefect.ok:
+        checks.append(check_automation())
     if settings is None:
         return checks
     checks.append(check_mail(settings))

@@ -32,6 +32,7 @@ def test_a_good_installation_is_all_ok(settings_env, tmp_path, monkeypatch):
     assert list(lines) == [
         "ok    settings",
         "ok    prefect",
+        "ok    automation",
         "ok    mail",
         "ok    database",
         "ok    channels",
@@ -72,3 +73,23 @@ def test_a_missing_database_is_not_created(monkeypatch, tmp_path):
     assert code == 1
     assert "run `followup db upgrade`" in lines["FAIL  database"]
     assert not folder.exists()
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_server_without_the_automation_for_crashed_runs_is_told_how_to_add_it(settings_env):
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY
+
+    from flows.automations import UNRESPONSIVE_RUNS, apply_automations
+
+    with get_client(sync_client=True) as client:
+        for automation in client.read_automations_by_name(UNRESPONSIVE_RUNS):
+            client.delete_automation(automation.id)
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 180}):
+        code, lines = doctor()
+        assert code == 1
+        assert "run `followup automations`" in lines["FAIL  automation"]
+        apply_automations()
+        code, lines = doctor()
+    assert "is marked Crashed" in lines["ok    automation"]
+    assert "9 minutes" in lines["ok    automation"]
