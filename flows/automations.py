@@ -19,6 +19,10 @@ from prefect.events.schemas.events import ResourceSpecification
 from prefect.settings import get_current_settings
 
 UNRESPONSIVE_RUNS = "followup: a run that stopped sending heartbeats has crashed"
+NO_HEARTBEATS = (
+    "flow runs send no heartbeats (PREFECT_FLOWS_HEARTBEAT_FREQUENCY is off): a run whose "
+    "process dies stays Running"
+)
 # The events that say a run is alive or has ended or is waiting without a process.
 ALIVE_OR_DONE = {
     "prefect.flow-run.heartbeat",

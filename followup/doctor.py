@@ -100,16 +100,10 @@ def check_automation() -> Check:
     """The Prefect server has the automation that marks a run whose process died Crashed."""
     from prefect.client.orchestration import get_client
 
-    from flows.automations import UNRESPONSIVE_RUNS, unresponsive_after
+    from flows.automations import NO_HEARTBEATS, UNRESPONSIVE_RUNS, unresponsive_after
 
-    within = unresponsive_after()
-    if within is None:
-        return Check(
-            "automation",
-            True,
-            "flow runs send no heartbeats (PREFECT_FLOWS_HEARTBEAT_FREQUENCY is off): a run "
-            "whose process dies stays Running",
-        )
+    if unresponsive_after() is None:
+        return Check("automation", True, NO_HEARTBEATS)
     try:
         with get_client(sync_client=True) as client:
             found = [a for a in client.read_automations_by_name(UNRESPONSIVE_RUNS) if a.enabled]

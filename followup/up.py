@@ -143,7 +143,7 @@ def apply_automations_at() -> str:
     saying what was done. Without PREFECT_API_URL it would go to a throwaway local server."""
     from prefect.settings import get_current_settings
 
-    from flows.automations import apply_automations
+    from flows.automations import NO_HEARTBEATS, apply_automations
 
     api_url = get_current_settings().api.url
     if not api_url:
@@ -152,10 +152,7 @@ def apply_automations_at() -> str:
         done = apply_automations()
     except httpx.HTTPError as exc:
         raise UpError(f"cannot reach the Prefect server at {api_url}: {exc}") from exc
-    return done or (
-        "flow runs send no heartbeats (PREFECT_FLOWS_HEARTBEAT_FREQUENCY is off): "
-        "a run whose process dies stays Running in the UI"
-    )
+    return done or NO_HEARTBEATS
 
 
 def run_up(addresses: Addresses, say: Callable[[str], None] = print) -> None:
