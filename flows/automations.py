@@ -81,8 +81,6 @@ def apply_automations(within: timedelta | None = None) -> str | None:
     automation = unresponsive_runs(within)
     with get_client(sync_client=True) as client:
         existing = client.read_automations_by_name(UNRESPONSIVE_RUNS)
-        for extra in existing[1:]:
-            client.delete_automation(extra.id)
         if existing:
             client.update_automation(existing[0].id, automation)
             return f"updated automation '{UNRESPONSIVE_RUNS}' ({within})"
