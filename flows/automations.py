@@ -41,8 +41,13 @@ def unresponsive_after() -> timedelta | None:
     return None if seconds is None else timedelta(seconds=3 * seconds)
 
 
+def in_minutes(within: timedelta) -> int:
+    """The window as people are told it: whole minutes, at least one."""
+    return max(1, round(within.total_seconds() / 60))
+
+
 def unresponsive_runs(within: timedelta) -> AutomationCore:
-    minutes = max(1, round(within.total_seconds() / 60))
+    minutes = in_minutes(within)
     return AutomationCore(
         name=UNRESPONSIVE_RUNS,
         description=(

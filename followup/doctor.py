@@ -100,7 +100,12 @@ def check_automation() -> Check:
     """The Prefect server has the automation that marks a run whose process died Crashed."""
     from prefect.client.orchestration import get_client
 
-    from flows.automations import NO_HEARTBEATS, UNRESPONSIVE_RUNS, unresponsive_after
+    from flows.automations import (
+        NO_HEARTBEATS,
+        UNRESPONSIVE_RUNS,
+        in_minutes,
+        unresponsive_after,
+    )
 
     if unresponsive_after() is None:
         return Check("automation", True, NO_HEARTBEATS)
@@ -115,7 +120,7 @@ def check_automation() -> Check:
             False,
             "nothing marks a run whose process died as Crashed: run `followup automations`",
         )
-    minutes = round(found[0].trigger.within.total_seconds() / 60)
+    minutes = in_minutes(found[0].trigger.within)
     return Check(
         "automation", True, f"a run without a heartbeat for {minutes} minutes is marked Crashed"
     )

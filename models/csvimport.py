@@ -87,16 +87,9 @@ def merge_measures_csv(pf: PlanFile, path: str | Path) -> PlanFile:
     return merged
 
 
-# The CSV column each measure field comes from.
-COLUMN_OF = {
-    "number": "number",
-    "title": "title",
-    "lead": "responsible",
-    "shared": "responsible",
-    "goal": "goal",
-    "chapter": "chapter",
-    "source": "source",
-}
+# The measure fields that come from the responsible column; the others from the column of
+# their own name (HEADERS).
+FROM_RESPONSIBLE = ("lead", "shared")
 
 
 def _reference_problem(
@@ -110,7 +103,8 @@ def _reference_problem(
     if len(path) > 2 and path[0] == "measures" and isinstance(path[1], int):
         number = merged.measures[path[1]].number
         if number in lines:
-            column = COLUMN_OF.get(str(path[2]))
+            field = str(path[2])
+            column = "responsible" if field in FROM_RESPONSIBLE else field
             if column in columns:
                 return Problem(message, column, lines[number])
             return Problem(f"{field_name(path[2:])}: {message}", f"measure {number}", lines[number])
