@@ -139,3 +139,15 @@ def prefect_server():
         temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
     ):
         yield
+
+
+@pytest.fixture
+def without_automation(prefect_server):
+    """The session's Prefect server with followup's automation for crashed runs removed."""
+    from prefect.client.orchestration import get_client
+
+    from flows.automations import UNRESPONSIVE_RUNS
+
+    with get_client(sync_client=True) as client:
+        for automation in client.read_automations_by_name(UNRESPONSIVE_RUNS):
+            client.delete_automation(automation.id)

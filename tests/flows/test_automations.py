@@ -25,11 +25,8 @@ def automations() -> list:
         return client.read_automations_by_name(UNRESPONSIVE_RUNS)
 
 
-@pytest.mark.usefixtures("prefect_server")
+@pytest.mark.usefixtures("without_automation")
 def test_applying_twice_makes_one_automation_with_the_newest_window():
-    with get_client(sync_client=True) as client:  # the session's server: start without it
-        for automation in client.read_automations_by_name(UNRESPONSIVE_RUNS):
-            client.delete_automation(automation.id)
     assert apply_automations(timedelta(minutes=9)).startswith("created")
     assert apply_automations(timedelta(minutes=12)).startswith("updated")
     (made,) = automations()

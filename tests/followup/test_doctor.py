@@ -75,16 +75,12 @@ def test_a_missing_database_is_not_created(monkeypatch, tmp_path):
     assert not folder.exists()
 
 
-@pytest.mark.usefixtures("prefect_server")
+@pytest.mark.usefixtures("without_automation")
 def test_a_server_without_the_automation_for_crashed_runs_is_told_how_to_add_it(settings_env):
-    from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY
 
-    from flows.automations import UNRESPONSIVE_RUNS, apply_automations
+    from flows.automations import apply_automations
 
-    with get_client(sync_client=True) as client:
-        for automation in client.read_automations_by_name(UNRESPONSIVE_RUNS):
-            client.delete_automation(automation.id)
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 180}):
         code, lines = doctor()
         assert code == 1

@@ -32,6 +32,11 @@ from models.plan import Plan
 from models.settings import get_settings
 from tests.conftest import BACKENDS, BUNDLED_PLAN, fresh_postgres_database
 
+# For what only PostgreSQL has (its settings, its compression, its connection handling).
+ON_POSTGRES = pytest.mark.parametrize(
+    "database_url", [b for b in BACKENDS if b == "postgres"], indirect=True
+)
+
 
 def test_timestamps_come_back_aware_in_utc(engine):
     oslo_summer = timezone(timedelta(hours=2))
@@ -172,7 +177,7 @@ def test_the_migrations_build_exactly_the_schema_the_models_declare(database_url
     assert differences == []
 
 
-@pytest.mark.parametrize("database_url", [b for b in BACKENDS if b == "postgres"], indirect=True)
+@ON_POSTGRES
 def test_postgresql_plans_queries_for_the_data_they_meet(engine):
     """A reply form's query, prepared while the history is empty, still finds an item's
     latest report through its index once the history holds thousands of reports: no
@@ -220,7 +225,7 @@ def test_postgresql_plans_queries_for_the_data_they_meet(engine):
     assert after == before, f"{after - before} scan(s) of the whole history for one page"
 
 
-@pytest.mark.parametrize("database_url", [b for b in BACKENDS if b == "postgres"], indirect=True)
+@ON_POSTGRES
 def test_a_connection_the_server_dropped_while_idle_is_replaced(engine, monkeypatch):
     """The server restarts or a proxy drops idle connections: the next transaction after
     an idle spell runs on a fresh connection instead of failing."""
@@ -237,7 +242,7 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced(engine, monkeypa
     assert backend_pid() != first
 
 
-@pytest.mark.parametrize("database_url", [b for b in BACKENDS if b == "postgres"], indirect=True)
+@ON_POSTGRES
 def test_quick_commits_are_seen_at_once_and_stay_on_their_connection(engine):
     """An outcome committed through quick_commits is seen by another session before the
     block ends (only the wait for the disk is skipped), and the setting leaves with the
@@ -263,7 +268,7 @@ def test_quick_commits_are_seen_at_once_and_stay_on_their_connection(engine):
         assert setting(conn) == "on"
 
 
-@pytest.mark.parametrize("database_url", [b for b in BACKENDS if b == "postgres"], indirect=True)
+@ON_POSTGRES
 def test_digest_bodies_are_compressed_with_lz4_on_postgresql(engine):
     """The rendered text and HTML of a digest are compressed with lz4 (a third of pglz's
     time for a large run's messages) where the server has it, as this one does."""

@@ -7,8 +7,8 @@ Create Date: 2026-11-26 18:00:00.000000
 A large run stores a few thousand rendered messages of 10-40 kB each in one transaction;
 PostgreSQL compresses them with pglz by default, a second of the database's time for a
 run of 2,000 digests that the run waits for. lz4 takes a third of that (it compresses
-a little less tightly). Only new values are compressed so; a server built without lz4 (or older than 14)
-keeps pglz, and nothing else changes. SQLite has no such setting.
+a little less tightly). Only new values are compressed so; a server built without lz4 (or
+older than 14) keeps pglz, and nothing else changes. SQLite has no such setting.
 """
 
 from collections.abc import Sequence
